@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/banyancloud/banyan/cluster/mux"
+	"github.com/banyancloud/banyan/cluster/pki"
+	"github.com/banyancloud/banyan/cluster/state"
+)
+
+// Client talks node RPC to one node with a certificate from the cluster CA. The admin
+// verbs of the banyan binary use it with the box's own certificate (so only root on a
+// member box can use them), and so do process-level tests.
+type Client struct {
+	addr string
+	rpc  *rpcClient
+}
+
+// NewClient returns a client for the node at addr (host:port of its RPC port).
+func NewClient(addr string, id *pki.Identity) *Client {
+	return &Client{addr: addr, rpc: newRPCClient(&mux.Dialer{}, id.ClientConfig())}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.rpc.close() }
+
+type submitRequest struct {
+	Data []byte `cbor:"1,keyasint"`
+}
+
+// Submit applies cmd through the node, exactly as Node.Apply would on that node: it is
+// forwarded to the leader and held while there is none. out receives the result value.
+func (c *Client) Submit(ctx context.Context, cmd state.Command, out any) (uint64, error) {
+	data, err := state.Encode(cmd)
+	if err != nil {
+		return 0, err
+	}
+	var resp applyResponse
+	if err := c.rpc.call(ctx, c.addr, "/v1/submit", submitRequest{Data: data}, &resp); err != nil {
+		return 0, err
+	}
+	if resp.Err != nil {
+		return 0, fmt.Errorf("%s: %s", resp.Err.Code, resp.Err.Message)
+	}
+	if resp.Result == nil {
+		return 0, fmt.Errorf("node %s sent an empty result", c.addr)
+	}
+	if resp.Result.Err != nil {
+		return resp.Result.Index, resp.Result.Err
+	}
+	if out != nil && len(resp.Result.Value) > 0 {
+		if err := state.Unmarshal(resp.Result.Value, out); err != nil {
+			return resp.Result.Index, err
+		}
+	}
+	return resp.Result.Index, nil
+}
+
+type settingsResponse struct {
+	Settings     []*state.Setting `cbor:"1,keyasint"`
+	AppliedIndex uint64           `cbor:"2,keyasint"`
+}
+
+// Settings lists the settings in that node's local replica (no forwarding), with the
+// index the replica has applied.
+func (c *Client) Settings(ctx context.Context) ([]*state.Setting, uint64, error) {
+	var resp settingsResponse
+	if err := c.rpc.call(ctx, c.addr, "/v1/settings", struct{}{}, &resp); err != nil {
+		return nil, 0, err
+	}
+	return resp.Settings, resp.AppliedIndex, nil
+}
+
+func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	var req submitRequest
+	if err := readCBOR(r.Body, &req); err != nil || len(req.Data) == 0 {
+		writeCBOR(w, http.StatusBadRequest, applyResponse{Err: &rpcError{Code: rpcInvalid, Message: "malformed submit request"}})
+		return
+	}
+	res, err := n.submit(r.Context(), req.Data, n.newRequestID())
+	if err == nil {
+		err = n.store.WaitForIndex(r.Context(), res.Index)
+	}
+	if err != nil {
+		writeCBOR(w, http.StatusOK, applyResponse{Err: &rpcError{Code: rpcInternal, Message: err.Error()}})
+		return
+	}
+	writeCBOR(w, http.StatusOK, applyResponse{Result: res})
+}
+
+func (n *Node) handleSettings(w http.ResponseWriter, r *http.Request) {
+	idx := n.store.AppliedIndex()
+	s, err := n.store.Settings()
+	if err != nil {
+		writeCBOR(w, http.StatusInternalServerError, nil)
+		return
+	}
+	writeCBOR(w, http.StatusOK, settingsResponse{Settings: s, AppliedIndex: idx})
+}

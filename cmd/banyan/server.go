@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/banyancloud/banyan/node"
+)
+
+// defaultDataDir is a folder in the working directory, so that `banyan server` with no
+// flags runs a single-node cloud without touching the rest of the system.
+const defaultDataDir = "banyan-data"
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runServer(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	var cfg node.Config
+	var disks stringList
+	var logLevel string
+	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "folder holding this box's state")
+	fs.StringVar(&cfg.BindAddr, "bind", "", "IP address to listen on (default: as stored, else all interfaces)")
+	fs.StringVar(&cfg.Name, "name", "", "node name, fixed at first start (default: the hostname, plus the bind IP if given)")
+	fs.StringVar(&cfg.Join, "join", "", "join the cluster through this member (host or host:port)")
+	fs.StringVar(&cfg.Token, "token", "", "join token (the contents of DATA-DIR/join-token on the first node)")
+	fs.Var(&disks, "disk", "a folder or mount to store objects on (repeatable; default: DATA-DIR/disks/0)")
+	fs.IntVar(&cfg.RPCPort, "rpc-port", 0, "node RPC, Raft and metrics port (default 7947)")
+	fs.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port, TCP and UDP (default 7946)")
+	fs.IntVar(&cfg.APIPort, "api-port", 0, "AWS API port (default 8773)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("server takes no arguments, got %q", fs.Args())
+	}
+	cfg.Disks = disks
+	cfg.Version = version
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	srv, err := node.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	api := &http.Server{Handler: apiHandler(srv), ReadHeaderTimeout: 30 * time.Second}
+	go api.Serve(srv.APIListener)
+
+	printBanner(srv)
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	api.Shutdown(sctx)
+	cancel()
+	srv.Shutdown()
+	return nil
+}
+
+func printBanner(srv *node.Server) {
+	id := srv.Dir.Identity
+	dir, _ := filepath.Abs(srv.Dir.Path)
+	w := os.Stdout
+	fmt.Fprintf(w, "Banyan node %s is up (cluster %s).\n", id.Name, id.ClusterID)
+	fmt.Fprintf(w, "  data dir:  %s\n", dir)
+	fmt.Fprintf(w, "  AWS API:   http://%s:%d\n", id.AdvertiseAddr, id.APIPort)
+	fmt.Fprintf(w, "  node RPC:  %s:%d (metrics at http://%s:%d/metrics)\n", id.AdvertiseAddr, id.RPCPort, id.AdvertiseAddr, id.RPCPort)
+	fmt.Fprintf(w, "  status:    banyan status --addr %s:%d\n", id.AdvertiseAddr, id.RPCPort)
+	if _, err := os.Stat(srv.Dir.JoinTokenPath()); err == nil {
+		fmt.Fprintf(w, "  add a box: banyan server --bind IP --join %s:%d --token $(cat %s)\n", id.AdvertiseAddr, id.RPCPort, filepath.Join(dir, "join-token"))
+	}
+	printAPIBanner(w, srv, dir)
+}

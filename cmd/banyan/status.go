@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/banyancloud/banyan/cluster"
+	"github.com/banyancloud/banyan/node"
+)
+
+func runStatus(args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	addr := fs.String("addr", "", "a member's address, host or host:port of its RPC port (default: this box's node)")
+	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node, used to find it when --addr is not given")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	target := *addr
+	if target == "" {
+		target = localRPCAddr(*dataDir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := cluster.FetchStatus(ctx, target)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	leader := st.Leader
+	if leader == "" {
+		leader = "(none)"
+	}
+	fmt.Printf("cluster %s, seen from %s\nleader: %s  term: %d  applied: %d  commit: %d\n\n",
+		st.ClusterID, st.Node, leader, st.Term, st.AppliedIndex, st.CommitIndex)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tSTATUS\tRAFT\tAPI")
+	for _, m := range st.Members {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.Status, m.Raft, m.API)
+	}
+	return tw.Flush()
+}
+
+// localRPCAddr finds the local node from its data dir, falling back to the default port
+// on loopback.
+func localRPCAddr(dataDir string) string {
+	if d, err := node.Open(dataDir); err == nil {
+		return net.JoinHostPort(d.Identity.AdvertiseAddr, strconv.Itoa(d.Identity.RPCPort))
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(cluster.DefaultRPCPort))
+}

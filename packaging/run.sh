@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds banyan and runs a single-node cloud with its data in ./banyan-data.
+# Extra arguments go to `banyan server` (for example --bind 0.0.0.0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source packaging/deps.sh
+banyan_install_deps
+go build -o bin/banyan ./cmd/banyan
+exec bin/banyan server "$@"
