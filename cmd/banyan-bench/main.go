@@ -1,0 +1,29 @@
+// Command banyan-bench measures Banyan against the physical limits of the machine it runs
+// on, both in the same run, and prints them side by side. Figures, not assertions: it
+// never fails on a number.
+//
+//	banyan-bench raft [--dir DIR] [--banyan PATH]
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft [--dir DIR] [--banyan PATH]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "raft":
+		err = benchRaft(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "banyan-bench:", err)
+		os.Exit(1)
+	}
+}
