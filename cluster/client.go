@@ -99,3 +99,41 @@ func (n *Node) handleSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	writeCBOR(w, http.StatusOK, settingsResponse{Settings: s, AppliedIndex: idx})
 }
+
+type iamEntitiesRequest struct {
+	Kind    string `cbor:"1,keyasint"`
+	Account string `cbor:"2,keyasint"`
+}
+
+type iamEntitiesResponse struct {
+	Entities []*state.Entity `cbor:"1,keyasint"`
+}
+
+// IAMEntities lists IAM entities of a kind in an account from that node's replica (for
+// the admin verbs; secrets in them stay sealed with the cluster key).
+func (c *Client) IAMEntities(ctx context.Context, kind, account string) ([]*state.Entity, error) {
+	var resp iamEntitiesResponse
+	if err := c.rpc.call(ctx, c.addr, "/v1/iam/entities", iamEntitiesRequest{Kind: kind, Account: account}, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Entities, nil
+}
+
+// Apply makes a Client usable where a cluster writer is expected (the admin verbs).
+func (c *Client) Apply(ctx context.Context, cmd state.Command, out any) (uint64, error) {
+	return c.Submit(ctx, cmd, out)
+}
+
+func (n *Node) handleIAMEntities(w http.ResponseWriter, r *http.Request) {
+	var req iamEntitiesRequest
+	if err := readCBOR(r.Body, &req); err != nil {
+		writeCBOR(w, http.StatusBadRequest, nil)
+		return
+	}
+	es, err := n.store.IAMEntities(req.Kind, req.Account)
+	if err != nil {
+		writeCBOR(w, http.StatusInternalServerError, nil)
+		return
+	}
+	writeCBOR(w, http.StatusOK, iamEntitiesResponse{Entities: es})
+}

@@ -51,6 +51,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /v1/apply", n.handleApply)
 	m.HandleFunc("POST /v1/submit", n.handleSubmit)
 	m.HandleFunc("POST /v1/settings", n.handleSettings)
+	m.HandleFunc("POST /v1/iam/entities", n.handleIAMEntities)
 	return m
 }
 

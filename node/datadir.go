@@ -53,6 +53,7 @@ type Identity struct {
 	RPCPort       int       `json:"rpc_port"`
 	GossipPort    int       `json:"gossip_port"`
 	APIPort       int       `json:"api_port"`
+	HTTPSPort     int       `json:"https_port,omitempty"`
 	Founder       bool      `json:"founder,omitempty"` // created the cluster
 	CreatedAt     time.Time `json:"created_at"`
 }

@@ -23,8 +23,11 @@ import (
 	"github.com/banyancloud/banyan/cluster/state"
 )
 
-// DefaultAPIPort is the AWS API port (the Eucalyptus port).
-const DefaultAPIPort = 8773
+// Default AWS API ports: 8773 is the Eucalyptus port.
+const (
+	DefaultAPIPort   = 8773
+	DefaultHTTPSPort = 8443
+)
 
 // Config is what `banyan server` is given on its command line.
 type Config struct {
@@ -37,6 +40,7 @@ type Config struct {
 	RPCPort    int // 0 = as stored, else the default
 	GossipPort int
 	APIPort    int
+	HTTPSPort  int
 	Version    string
 	Logger     *slog.Logger
 }
@@ -49,6 +53,9 @@ type Server struct {
 	// APIListener is bound before anything is written, so the wiring serves the AWS API
 	// on it without a second chance to fail on a busy port.
 	APIListener net.Listener
+	// APITLSListener serves the same API over HTTPS with the node's certificate from
+	// the cluster CA (clients trust DATA-DIR/tls/ca.pem).
+	APITLSListener net.Listener
 	// Created is true when this start founded a new cluster.
 	Created bool
 
@@ -115,6 +122,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if s.APIListener, err = listen(id.BindAddr, id.APIPort, "the AWS API"); err != nil {
+		return nil, err
+	}
+	if s.APITLSListener, err = listen(id.BindAddr, id.HTTPSPort, "the AWS API over HTTPS"); err != nil {
 		return nil, err
 	}
 
@@ -261,6 +271,9 @@ func (s *Server) closeListeners() {
 	if s.APIListener != nil {
 		s.APIListener.Close()
 	}
+	if s.APITLSListener != nil {
+		s.APITLSListener.Close()
+	}
 }
 
 // savePeers remembers where the other members are, so a restart with no flags finds
@@ -333,6 +346,7 @@ func resolveIdentity(cfg Config, dir *DataDir) Identity {
 	id.RPCPort = pick(cfg.RPCPort, id.RPCPort, cluster.DefaultRPCPort)
 	id.GossipPort = pick(cfg.GossipPort, id.GossipPort, cluster.DefaultGossipPort)
 	id.APIPort = pick(cfg.APIPort, id.APIPort, DefaultAPIPort)
+	id.HTTPSPort = pick(cfg.HTTPSPort, id.HTTPSPort, DefaultHTTPSPort)
 	return id
 }
 

@@ -24,6 +24,7 @@ const (
 	CmdCreateJoinToken CommandType = 4
 	CmdDeleteJoinToken CommandType = 5
 	CmdNoop            CommandType = 6 | IgnoreUnknown
+	CmdIAMWrite        CommandType = 7
 )
 
 // Command is a typed change to the state.

@@ -1,20 +1,94 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/banyancloud/banyan/api"
+	"github.com/banyancloud/banyan/api/iam"
+	"github.com/banyancloud/banyan/api/identity"
+	"github.com/banyancloud/banyan/api/sigv4"
+	"github.com/banyancloud/banyan/api/sts"
+	"github.com/banyancloud/banyan/cluster/pki"
+	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
 )
 
-// apiHandler is the AWS front door on port 8773.
-func apiHandler(srv *node.Server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>The AWS API is not enabled in this build of Banyan.</Message></Error></ErrorResponse>`)
-	})
+// Cluster settings the front door reads.
+const (
+	settingRegion       = "region"
+	settingAdminAccount = "admin-account"
+	defaultRegion       = "us-east-1"
+)
+
+// newAPI wires the AWS front door: SigV4 against the IAM state, policy evaluation, and
+// one front end per service.
+func newAPI(srv *node.Server, log *slog.Logger) (http.Handler, error) {
+	sealer, err := pki.NewSealer(srv.Dir.Secrets.ClusterKey)
+	if err != nil {
+		return nil, err
+	}
+	st := srv.Cluster.State()
+	dir := &identity.Directory{Store: st, Sealer: sealer}
+	s := &api.Server{
+		Verifier:   &sigv4.Verifier{Credentials: dir},
+		Authorizer: &identity.Authorizer{Store: st},
+		Log:        log,
+	}
+	s.Register(sts.New(srv.Cluster, dir))
+	return s, nil
 }
 
-func printAPIBanner(w io.Writer, srv *node.Server, dir string) {}
+// bootstrapAPI runs on the founding node until it has succeeded once: it records the
+// region, creates the admin account and writes its credentials for the aws-cli.
+func bootstrapAPI(ctx context.Context, srv *node.Server) error {
+	if !srv.Dir.Identity.Founder {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	// A write through this node brings its replica up to date before we look.
+	if _, err := srv.Cluster.Apply(ctx, &state.Noop{}, nil); err != nil {
+		return err
+	}
+	if _, err := srv.Cluster.State().Setting(settingAdminAccount); err == nil {
+		return nil
+	}
+	sealer, err := pki.NewSealer(srv.Dir.Secrets.ClusterKey)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Cluster.Apply(ctx, &state.SetSetting{Key: settingRegion, Value: defaultRegion}, nil); err != nil {
+		return err
+	}
+	existing, err := srv.Cluster.State().IAMEntities(state.KindAccount, "")
+	if err != nil {
+		return err
+	}
+	creds, err := iam.CreateAccount(ctx, srv.Cluster, existing, sealer, "admin", true)
+	if err != nil {
+		return fmt.Errorf("creating the admin account: %w", err)
+	}
+	if _, err := srv.Cluster.Apply(ctx, &state.SetSetting{Key: settingAdminAccount, Value: creds.AccountID}, nil); err != nil {
+		return err
+	}
+	id := srv.Dir.Identity
+	return srv.Dir.WriteAWSConfig(creds.AccessKeyID, creds.SecretAccessKey, defaultRegion,
+		fmt.Sprintf("http://%s:%d", id.AdvertiseAddr, id.APIPort))
+}
+
+func printAPIBanner(w io.Writer, srv *node.Server, dir string) {
+	creds, conf := filepath.Join(dir, "aws", "credentials"), filepath.Join(dir, "aws", "config")
+	if _, err := os.Stat(creds); err != nil {
+		fmt.Fprintf(w, "  admin credentials: `banyan credentials` on any member box\n")
+		return
+	}
+	fmt.Fprintf(w, "  credentials: %s (region and endpoint in %s)\n", creds, conf)
+	fmt.Fprintf(w, "  try:       AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s aws sts get-caller-identity\n", creds, conf)
+}

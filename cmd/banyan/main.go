@@ -18,6 +18,8 @@ Usage:
   banyan status [--addr HOST[:PORT]] [--data-dir DIR] [--json]
   banyan token create [--ttl DURATION] [--data-dir DIR]
   banyan setting get|set|list [KEY [VALUE]] [--data-dir DIR]
+  banyan credentials [--account ID] [--data-dir DIR]
+  banyan account create NAME [--data-dir DIR]
   banyan version
 
 Run 'banyan COMMAND --help' for a command's flags.
@@ -39,6 +41,10 @@ func main() {
 		err = runToken(args)
 	case "setting", "settings":
 		err = runSetting(args)
+	case "credentials":
+		err = runCredentials(args)
+	case "account":
+		err = runAccount(args)
 	case "version", "--version":
 		fmt.Println("banyan", version)
 	case "help", "-h", "--help":

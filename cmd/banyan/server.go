@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ func runServer(args []string) error {
 	fs.IntVar(&cfg.RPCPort, "rpc-port", 0, "node RPC, Raft and metrics port (default 7947)")
 	fs.IntVar(&cfg.GossipPort, "gossip-port", 0, "gossip port, TCP and UDP (default 7946)")
 	fs.IntVar(&cfg.APIPort, "api-port", 0, "AWS API port (default 8773)")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", 0, "AWS API port for HTTPS with the cluster CA's certificate (default 8443)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,14 +63,27 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	api := &http.Server{Handler: apiHandler(srv), ReadHeaderTimeout: 30 * time.Second}
+	if err := bootstrapAPI(ctx, srv); err != nil {
+		srv.Shutdown()
+		return err
+	}
+	handler, err := newAPI(srv, log)
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
+	api := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	go api.Serve(srv.APIListener)
+	apiTLS := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{srv.Dir.TLS.Cert}, MinVersion: tls.VersionTLS12}}
+	go apiTLS.ServeTLS(srv.APITLSListener, "", "")
 
 	printBanner(srv)
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	api.Shutdown(sctx)
+	apiTLS.Shutdown(sctx)
 	cancel()
 	srv.Shutdown()
 	return nil
@@ -80,7 +95,8 @@ func printBanner(srv *node.Server) {
 	w := os.Stdout
 	fmt.Fprintf(w, "Banyan node %s is up (cluster %s).\n", id.Name, id.ClusterID)
 	fmt.Fprintf(w, "  data dir:  %s\n", dir)
-	fmt.Fprintf(w, "  AWS API:   http://%s:%d\n", id.AdvertiseAddr, id.APIPort)
+	fmt.Fprintf(w, "  AWS API:   http://%s:%d and https://%s:%d (CA: %s)\n", id.AdvertiseAddr, id.APIPort,
+		id.AdvertiseAddr, id.HTTPSPort, filepath.Join(dir, "tls", "ca.pem"))
 	fmt.Fprintf(w, "  node RPC:  %s:%d (metrics at http://%s:%d/metrics)\n", id.AdvertiseAddr, id.RPCPort, id.AdvertiseAddr, id.RPCPort)
 	fmt.Fprintf(w, "  status:    banyan status --addr %s:%d\n", id.AdvertiseAddr, id.RPCPort)
 	if _, err := os.Stat(srv.Dir.JoinTokenPath()); err == nil {
