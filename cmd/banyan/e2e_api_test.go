@@ -80,7 +80,9 @@ func TestProcessAPIThroughEveryNode(t *testing.T) {
 	if !ok {
 		t.Fatalf("get-session-token: %s", errOut)
 	}
-	var st struct{ Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string } }
+	var st struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
 	json.Unmarshal([]byte(out), &st)
 	tmp := []string{"AWS_CONFIG_FILE=" + filepath.Join(procs[0].dataDir, "aws", "config"), "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_ACCESS_KEY_ID=" + st.Credentials.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + st.Credentials.SecretAccessKey,
