@@ -121,6 +121,12 @@ func startCluster(t *testing.T, n int) []*proc {
 	procs := []*proc{startProc(t, "127.0.2.1", filepath.Join(root, "n1"))}
 	tokenFile := filepath.Join(root, "n1", "join-token")
 	waitFor(t, 20*time.Second, "founding node writes its join token", func() error {
+		select {
+		case <-procs[0].done:
+			procs[0].dumpLog()
+			t.Fatal("the founding node exited")
+		default:
+		}
 		_, err := os.Stat(tokenFile)
 		return err
 	})
