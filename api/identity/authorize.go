@@ -3,6 +3,7 @@ package identity
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,11 @@ type Authorizer struct {
 // Authorize returns nil if c may perform the check, else an AccessDenied error whose
 // message names the caller, the action and the resource as AWS's do.
 func (a *Authorizer) Authorize(c *Caller, chk Check) error {
+	if chk.ResourceAccount == "" {
+		// An ARN that names its account decides same- or cross-account evaluation; S3
+		// ARNs name none, and their front end passes the bucket owner explicitly.
+		chk.ResourceAccount = accountOf(chk.Resource)
+	}
 	req := &iampolicy.Request{
 		Principal: c.Principal(), Action: chk.Action, Resource: chk.Resource,
 		ResourceAccount: chk.ResourceAccount, Context: map[string][]string{},
@@ -50,15 +56,24 @@ func (a *Authorizer) Authorize(c *Caller, chk Check) error {
 	req.SetGlobalKeys(now, chk.SourceIP, chk.Secure)
 	var identity []*iampolicy.Policy
 	var limits [][]*iampolicy.Policy
+	var boundary string
 	var err error
 	switch c.Type {
 	case TypeUser:
-		identity, err = a.userPolicies(c.AccountID, c.UserName)
+		identity, boundary, err = a.userPolicies(c.AccountID, c.UserName)
 	case TypeAssumedRole:
-		identity, err = a.rolePolicies(c.AccountID, c.Session.RoleName)
+		identity, boundary, err = a.rolePolicies(c.AccountID, c.Session.RoleName)
 	}
 	if err != nil {
 		return err
+	}
+	if boundary != "" {
+		// A permissions boundary that no longer resolves still limits: it allows nothing.
+		b := a.managed(boundary)
+		if len(b) == 0 {
+			b = []*iampolicy.Policy{denyAll}
+		}
+		limits = append(limits, b)
 	}
 	if c.Session != nil && (c.Session.Policy != "" || len(c.Session.PolicyARNs) > 0) {
 		var sp []*iampolicy.Policy
@@ -87,10 +102,10 @@ func (a *Authorizer) Authorize(c *Caller, chk Check) error {
 	return awserr.AccessDenied.WithMessage("User: %s is not authorized to perform: %s on resource: %s %s", c.ARN, chk.Action, resource, why)
 }
 
-func (a *Authorizer) userPolicies(account, name string) ([]*iampolicy.Policy, error) {
+func (a *Authorizer) userPolicies(account, name string) ([]*iampolicy.Policy, string, error) {
 	u, err := a.Store.IAMEntity(state.KindUser, account, name)
 	if err != nil {
-		return nil, awserr.InvalidClientTokenID.WithMessage("The user for this access key no longer exists.")
+		return nil, "", awserr.InvalidClientTokenID.WithMessage("The user for this access key no longer exists.")
 	}
 	ps := a.inlineAndAttached(u.User.Inline, u.User.Attached)
 	for _, g := range u.User.Groups {
@@ -98,15 +113,30 @@ func (a *Authorizer) userPolicies(account, name string) ([]*iampolicy.Policy, er
 			ps = append(ps, a.inlineAndAttached(ge.Group.Inline, ge.Group.Attached)...)
 		}
 	}
-	return ps, nil
+	return ps, u.User.Boundary, nil
 }
 
-func (a *Authorizer) rolePolicies(account, name string) ([]*iampolicy.Policy, error) {
+func (a *Authorizer) rolePolicies(account, name string) ([]*iampolicy.Policy, string, error) {
 	r, err := a.Store.IAMEntity(state.KindRole, account, name)
 	if err != nil {
-		return nil, awserr.InvalidClientTokenID.WithMessage("The role for this session no longer exists.")
+		return nil, "", awserr.InvalidClientTokenID.WithMessage("The role for this session no longer exists.")
 	}
-	return a.inlineAndAttached(r.Role.Inline, r.Role.Attached), nil
+	return a.inlineAndAttached(r.Role.Inline, r.Role.Attached), r.Role.Boundary, nil
+}
+
+// accountOf returns the account field of an ARN (arn:partition:service:region:account:...)
+// when it is a 12-digit account ID.
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" || len(parts[4]) != 12 {
+		return ""
+	}
+	for _, c := range parts[4] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return parts[4]
 }
 
 func (a *Authorizer) inlineAndAttached(inline map[string]string, attached []string) []*iampolicy.Policy {

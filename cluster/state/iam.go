@@ -34,8 +34,9 @@ type Entity struct {
 	Kind    string
 	Account string // owning account ID; "" for accounts themselves
 	Name    string // unique within kind and account (account ID, user name, key ID, ...)
-	// Alt is a second globally unique key, "kind/value": the access key ID of a key, the
-	// unique ID of a user or role. Empty when the kind has none.
+	// Alt is a second globally unique key, "kind/value": "accesskey/AKIA..." for access
+	// keys (found by ID alone), "user/ACCOUNT/lowercased-name" for names IAM keeps unique
+	// without regard to case. Empty when the kind has none.
 	Alt         string `cbor:",omitempty"`
 	CreateIndex uint64
 	ModifyIndex uint64

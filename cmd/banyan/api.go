@@ -41,6 +41,7 @@ func newAPI(srv *node.Server, log *slog.Logger) (http.Handler, error) {
 		Authorizer: &identity.Authorizer{Store: st},
 		Log:        log,
 	}
+	s.Register(iam.New(srv.Cluster, sealer))
 	s.Register(sts.New(srv.Cluster, dir))
 	return s, nil
 }
