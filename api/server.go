@@ -43,6 +43,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", reqID)
 	name, region, signed := sigv4.ParseScope(r)
 	if !signed {
+		if r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Algorithm") != "" {
+			// Signed, but unreadably: let the verifier say what is wrong with it.
+			if _, err := s.Verifier.Verify(r); err != nil {
+				fallback.WriteError(w, r, s.authError(err), reqID)
+				return
+			}
+		}
 		fallback.WriteError(w, r, awserr.MissingAuthenticationToken, reqID)
 		return
 	}
