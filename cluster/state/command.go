@@ -25,6 +25,10 @@ const (
 	CmdDeleteJoinToken CommandType = 5
 	CmdNoop            CommandType = 6 | IgnoreUnknown
 	CmdIAMWrite        CommandType = 7
+	CmdPutBucket       CommandType = 8
+	CmdDeleteBucket    CommandType = 9
+	CmdRegisterDisks   CommandType = 10
+	CmdSetDiskState    CommandType = 11
 )
 
 // Command is a typed change to the state.
