@@ -35,6 +35,7 @@ type Node struct {
 	events *memberEvents
 	rpc    *rpcClient
 	ops    *http.ServeMux
+	rpcMux *http.ServeMux
 
 	servers      []*http.Server
 	leaderNotify chan bool
@@ -65,6 +66,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		store:      state.NewStore(),
 		dialer:     &mux.Dialer{Faults: cfg.Faults},
 		ops:        http.NewServeMux(),
+		rpcMux:     http.NewServeMux(),
 		shutdownCh: make(chan struct{}),
 	}
 	if _, err := rand.Read(n.bootNonce[:]); err != nil {
@@ -135,6 +137,31 @@ func (n *Node) State() *state.Store { return n.store }
 
 // HandleOps adds a plain-HTTP endpoint (metrics, health) on the node's RPC port.
 func (n *Node) HandleOps(pattern string, h http.Handler) { n.ops.Handle(pattern, h) }
+
+// HandleRPC adds an endpoint to node RPC (mutual TLS: only cluster members reach it),
+// for subsystems that serve other boxes, such as the object store's disks.
+func (n *Node) HandleRPC(pattern string, h http.Handler) { n.rpcMux.Handle(pattern, h) }
+
+// RPCClient is an HTTP client that reaches any member's node RPC at
+// https://ADDR/..., authenticated with this node's certificate.
+func (n *Node) RPCClient() *http.Client { return n.rpc.http }
+
+// MemberAlive reports whether gossip currently sees the named member as alive or
+// suspect (this node is always alive to itself).
+func (n *Node) MemberAlive(name string) bool {
+	if name == n.cfg.Name {
+		return true
+	}
+	if n.gossip == nil {
+		return false
+	}
+	for _, m := range n.gossip.Members() {
+		if m.Name == name {
+			return true // Members() holds only alive and suspect nodes
+		}
+	}
+	return false
+}
 
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }

@@ -66,7 +66,7 @@ func (n *Node) startRaft() error {
 	rc.LeaderLeaseTimeout = n.cfg.Timing.LeaderLeaseTimeout
 	// A follower learns that a forwarded write committed from the next AppendEntries;
 	// sending them this often keeps read-your-writes through a follower fast.
-	rc.CommitTimeout = 10 * time.Millisecond
+	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = 8192
 	rc.SnapshotInterval = 30 * time.Second
 	rc.TrailingLogs = 10240

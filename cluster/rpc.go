@@ -47,7 +47,7 @@ type applyResponse struct {
 }
 
 func (n *Node) rpcHandler() http.Handler {
-	m := http.NewServeMux()
+	m := n.rpcMux
 	m.HandleFunc("POST /v1/apply", n.handleApply)
 	m.HandleFunc("POST /v1/submit", n.handleSubmit)
 	m.HandleFunc("POST /v1/settings", n.handleSettings)

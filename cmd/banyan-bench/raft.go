@@ -87,7 +87,7 @@ func benchRaft(args []string) error {
 	if err != nil {
 		return err
 	}
-	failover, newLeader, err := leaderKill(procs[leader-1], fc)
+	failover, newLeader, dead, err := leaderKill(procs[leader-1], fc)
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,7 @@ func benchRaft(args []string) error {
 	fmt.Printf("%-46s %10.0f syncs/s\n", "disk: 1 / mean O_DSYNC latency", 1/disk.mean.Seconds())
 	fmt.Printf("\n%-46s %10.0f ms\n", "leader kill -9 -> new leader seen", ms(newLeader))
 	fmt.Printf("%-46s %10.0f ms\n", "leader kill -9 -> next write accepted", ms(failover))
+	fmt.Printf("%-46s %10.0f ms\n", "leader kill -9 -> marked dead by a survivor", ms(dead))
 	return nil
 }
 
@@ -236,10 +237,14 @@ func concurrent(c *cluster.Client, clients int, d time.Duration) (float64, error
 
 // leaderKill kills the leader and measures, from the kill, when a survivor reports a new
 // leader and when a write through a follower is next accepted.
-func leaderKill(p *exec.Cmd, fc *cluster.Client) (toWrite, newLeader time.Duration, err error) {
+func leaderKill(p *exec.Cmd, fc *cluster.Client) (toWrite, newLeader, dead time.Duration, err error) {
 	old, err := findLeader(3)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
+	}
+	oldStatus, err := fetch(old)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	killed := time.Now()
 	p.Process.Signal(syscall.SIGKILL)
@@ -261,12 +266,29 @@ func leaderKill(p *exec.Cmd, fc *cluster.Client) (toWrite, newLeader time.Durati
 			return errors.New("no new leader")
 		})
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		waitUntil(20*time.Second, func() error {
+			st, err := fetch(1 + old%3)
+			if err != nil {
+				return err
+			}
+			for _, m := range st.Members {
+				if m.Name == oldStatus.Node && m.Status == "dead" {
+					dead = time.Since(killed)
+					return nil
+				}
+			}
+			return errors.New("not dead yet")
+		})
+	}()
 	if err := write(fc, "after-kill"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	toWrite = time.Since(killed)
 	wg.Wait()
-	return toWrite, newLeader, nil
+	return toWrite, newLeader, dead, nil
 }
 
 func waitUntil(timeout time.Duration, f func() error) error {
