@@ -36,8 +36,16 @@ func newAPI(srv *node.Server, log *slog.Logger) (http.Handler, error) {
 	}
 	st := srv.Cluster.State()
 	dir := &identity.Directory{Store: st, Sealer: sealer}
+	// Requests must be signed for the cluster's region, as AWS requires for its own.
+	region := func(r string) bool {
+		want := defaultRegion
+		if set, err := st.Setting(settingRegion); err == nil {
+			want = set.Value
+		}
+		return r == want
+	}
 	s := &api.Server{
-		Verifier:   &sigv4.Verifier{Credentials: dir},
+		Verifier:   &sigv4.Verifier{Credentials: dir, Regions: region},
 		Authorizer: &identity.Authorizer{Store: st},
 		Log:        log,
 	}

@@ -75,6 +75,15 @@ func TestProcessAPIThroughEveryNode(t *testing.T) {
 		account = id.Account
 	}
 
+	// HTTPS on 8443 with the cluster CA's certificate.
+	if out, errOut, ok := awsCLI(t, env, "https://"+procs[1].ip+":8443", "--ca-bundle", filepath.Join(procs[0].dataDir, "tls", "ca.pem"), "sts", "get-caller-identity"); !ok || !strings.Contains(out, account) {
+		t.Fatalf("HTTPS: %s %s", out, errOut)
+	}
+	// A request signed for another region is refused.
+	if _, errOut, ok := awsCLI(t, env, "http://"+procs[1].ip+":8773", "--region", "eu-west-3", "sts", "get-caller-identity"); ok || !strings.Contains(errOut, "SignatureDoesNotMatch") {
+		t.Fatalf("wrong region: ok=%v %s", ok, errOut)
+	}
+
 	// Temporary credentials minted on one node work on every other.
 	out, errOut, ok := awsCLI(t, env, "http://"+procs[1].ip+":8773", "sts", "get-session-token")
 	if !ok {
