@@ -1,0 +1,341 @@
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/banyancloud/banyan/objectstore/erasure"
+)
+
+// validTmpPath accepts staging paths made of plain name components, so that
+// a path from the network cannot leave the staging area or collide with the
+// disk's own staging files (which start with ".").
+func validTmpPath(p string) error {
+	if p == "" || len(p) > 1024 {
+		return fmt.Errorf("%w: staging path %q", ErrInvalidArgument, p)
+	}
+	for comp := range strings.SplitSeq(p, "/") {
+		if comp == "" || comp[0] == '.' || len(comp) > 255 {
+			return fmt.Errorf("%w: staging path %q", ErrInvalidArgument, p)
+		}
+		for i := 0; i < len(comp); i++ {
+			c := comp[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+				return fmt.Errorf("%w: staging path %q", ErrInvalidArgument, p)
+			}
+		}
+	}
+	return nil
+}
+
+// copyBufSize is the chunk CreateFile moves per read and write: big enough
+// for sequential disk throughput, small enough that many concurrent uploads
+// do not add up to much memory.
+const copyBufSize = 1 << 20
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// CreateFile implements Disk.
+func (l *Local) CreateFile(ctx context.Context, bucket, tmpPath string, size int64, r io.Reader) error {
+	if err := validVolume(bucket); err != nil {
+		return err
+	}
+	if err := validTmpPath(tmpPath); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.checkVolume(bucket); err != nil {
+		return err
+	}
+	path := filepath.Join(l.tmp, tmpPath)
+	if dir, _ := filepath.Split(tmpPath); dir != "" {
+		if err := mkdirBelow(l.tmp, strings.TrimSuffix(dir, "/"), false); err != nil {
+			return fmt.Errorf("staging %s: %w", tmpPath, fsError(err, ErrDiskNotFound))
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fsError(err, ErrDiskNotFound)
+	}
+	err = l.fill(ctx, f, size, r)
+	if err == nil && l.crashed("createfile:written") {
+		f.Close()
+		return errCrashed
+	}
+	if err == nil {
+		err = fsError(f.Sync(), ErrDiskNotFound)
+	}
+	if cerr := f.Close(); err == nil {
+		err = fsError(cerr, ErrDiskNotFound)
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("staging %s: %w", tmpPath, err)
+	}
+	return nil
+}
+
+// fill copies the stream into f. Reserving the size first makes a full disk
+// fail before any byte is sent, and keeps the file contiguous.
+func (l *Local) fill(ctx context.Context, f *os.File, size int64, r io.Reader) error {
+	if size > 0 {
+		err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return fmt.Errorf("%w: reserving %d bytes: %w", ErrDiskFull, size, err)
+		}
+		// Filesystems without fallocate just write.
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	src := &exactReader{r: r, left: size}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := fillBuf(src, buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return fsError(err, ErrDiskNotFound)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// fillBuf reads until buf is full or r fails. Unlike io.ReadFull it passes
+// r's error on unchanged: only r's io.EOF is the end of the stream, while a
+// connection cut mid-body (io.ErrUnexpectedEOF) must fail the file.
+func fillBuf(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// exactReader passes r through and fails with ErrSizeMismatch unless it
+// holds exactly left bytes (any number when left < 0).
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	switch {
+	case e.left < 0:
+		return e.r.Read(p)
+	case e.left == 0:
+		var one [1]byte
+		n, err := io.ReadFull(e.r, one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w: stream is longer than declared", ErrSizeMismatch)
+		}
+		if err == io.EOF {
+			return 0, io.EOF
+		}
+		return 0, err
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, fmt.Errorf("%w: stream ended %d bytes short", ErrSizeMismatch, e.left)
+	}
+	return n, err
+}
+
+// DeleteTmp implements Disk.
+func (l *Local) DeleteTmp(ctx context.Context, tmpPath string) error {
+	if err := validTmpPath(tmpPath); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fsError(os.RemoveAll(filepath.Join(l.tmp, tmpPath)), ErrFileNotFound)
+}
+
+// RenameData implements Disk. The order of steps is what makes it crash
+// safe: the data directory moves into the node first (invisible: no
+// metadata references it), then the metadata file naming it replaces the
+// old one in one rename. Dying before that leaves the old state plus an
+// orphan the next write sweeps; dying after leaves the new state plus the
+// replaced version's data, swept the same way.
+func (l *Local) RenameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error {
+	dir, rel, err := l.node(bucket, object)
+	if err != nil {
+		return err
+	}
+	if err := v.validate(); err != nil {
+		return err
+	}
+	var src string
+	switch {
+	case v.DataDir == "" && srcTmpPath != "":
+		return fmt.Errorf("%w: version %q has no data dir but staged data %q was given", ErrInvalidArgument, v.VersionID, srcTmpPath)
+	case v.DataDir != "" && srcTmpPath == "":
+		// Metadata-only: checked under the lock below.
+	case v.DataDir != "":
+		if err := validTmpPath(srcTmpPath); err != nil {
+			return err
+		}
+		src = filepath.Join(l.tmp, srcTmpPath)
+		st, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("staged data %s: %w", srcTmpPath, fsError(err, ErrFileNotFound))
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%w: staged data %s is a file, not a directory of parts", ErrInvalidArgument, srcTmpPath)
+		}
+		// The part files' names must be durable before the directory
+		// holding them is renamed into the object.
+		if err := fsyncDir(src); err != nil {
+			return fsError(err, ErrFileNotFound)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	mu := l.stripe(bucket, object)
+	mu.Lock()
+	defer mu.Unlock()
+	if v.DataDir != "" && src == "" {
+		// A metadata-only update needs the data it names to be here, and
+		// to stay: deletes of this object wait for the lock.
+		if _, err := os.Stat(filepath.Join(dir, dataDirPrefix+v.DataDir)); err != nil {
+			return fmt.Errorf("%s/%s: data dir %s of version %q: %w", bucket, object, v.DataDir, v.VersionID, l.notFound(bucket, err))
+		}
+	}
+	meta, err := readMetaFile(filepath.Join(dir, metaName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrFileCorrupt):
+		// A corrupt file's versions are lost on this disk anyway; the new
+		// version still lands, and heal restores the others.
+		meta = &ObjectMeta{}
+	case err != nil:
+		return fmt.Errorf("%s/%s: %w", bucket, object, fsError(err, ErrFileNotFound))
+	}
+	meta.AddVersion(v)
+	data, err := encodeMeta(meta)
+	if err != nil {
+		return err
+	}
+	if src != "" {
+		dst := filepath.Join(dir, dataDirPrefix+v.DataDir)
+		err := l.inNode(bucket, rel, func() error {
+			err := os.Rename(src, dst)
+			if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+				// Healing rewrites a version's data under the same
+				// DataDir: the bad copy goes first.
+				if err := l.discard(dst); err != nil {
+					return err
+				}
+				err = os.Rename(src, dst)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s/%s: moving staged data in: %w", bucket, object, fsError(err, ErrFileNotFound))
+		}
+		if err := fsyncDir(dir); err != nil {
+			return fsError(err, ErrFileNotFound)
+		}
+		if l.crashed("renamedata:data-moved") {
+			return errCrashed
+		}
+	}
+	if err := l.commitMeta(bucket, dir, rel, data); err != nil {
+		return fmt.Errorf("%s/%s: %w", bucket, object, err)
+	}
+	if l.crashed("renamedata:committed") {
+		return errCrashed
+	}
+	l.sweep(dir, meta)
+	return nil
+}
+
+// shardPath is where part of the version with dataDir keeps its shard file.
+func (l *Local) shardPath(bucket, object, dataDir string, part int) (string, error) {
+	dir, _, err := l.node(bucket, object)
+	if err != nil {
+		return "", err
+	}
+	if !isUUID(dataDir) || part < 1 {
+		return "", fmt.Errorf("%w: data dir %q part %d", ErrInvalidArgument, dataDir, part)
+	}
+	return filepath.Join(dir, dataDirPrefix+dataDir, partPrefix+strconv.Itoa(part)), nil
+}
+
+// OpenFile implements Disk. The *os.File itself is the ReadAtCloser:
+// pread is safe from many goroutines.
+func (l *Local) OpenFile(ctx context.Context, bucket, object, dataDir string, part int) (ReadAtCloser, int64, error) {
+	path, err := l.shardPath(bucket, object, dataDir, part)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, fmt.Errorf("%s/%s part %d: %w", bucket, object, part, l.notFound(bucket, err))
+		}
+		return nil, 0, fsError(err, ErrFileNotFound)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fsError(err, ErrFileNotFound)
+	}
+	return f, st.Size(), nil
+}
+
+// VerifyFile implements Disk.
+func (l *Local) VerifyFile(ctx context.Context, bucket, object, dataDir string, part int, scheme erasure.Scheme, partSize int64) error {
+	f, size, err := l.OpenFile(ctx, bucket, object, dataDir, part)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return verifyShard(ctx, f, size, scheme, partSize)
+}
+
+// verifyShard runs erasure.VerifyShardContext and sorts its failures into
+// this package's sentinels.
+func verifyShard(ctx context.Context, r io.ReaderAt, size int64, scheme erasure.Scheme, partSize int64) error {
+	err := erasure.VerifyShardContext(ctx, r, size, scheme, partSize)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, erasure.ErrBitrot), errors.Is(err, erasure.ErrShardSize), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: %w", ErrFileCorrupt, err)
+	case errors.Is(err, erasure.ErrInvalidScheme), errors.Is(err, erasure.ErrInvalidArgument):
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	return fsError(err, ErrFileNotFound)
+}
