@@ -14,6 +14,7 @@ import (
 	"github.com/banyancloud/banyan/api/identity"
 	"github.com/banyancloud/banyan/api/protocol"
 	"github.com/banyancloud/banyan/api/protocol/query"
+	"github.com/banyancloud/banyan/api/protocol/restxml"
 	"github.com/banyancloud/banyan/api/service"
 	"github.com/banyancloud/banyan/api/sigv4"
 )
@@ -23,9 +24,21 @@ type Server struct {
 	Verifier   *sigv4.Verifier
 	Authorizer *identity.Authorizer
 	Log        *slog.Logger
+	// S3 serves the rest-xml S3 API, the one service that takes anonymous requests
+	// (allowed only by bucket policies and ACLs). Nil: no S3.
+	S3 S3Frontend
 
 	rpc map[string]*service.RPC
 }
+
+// S3Frontend is the S3 front end as the router drives it: the call is authenticated (or
+// anonymous) and carries the request ID; the front end authorizes and answers.
+type S3Frontend interface {
+	ServeS3(w http.ResponseWriter, r *http.Request, call *service.Call)
+}
+
+// s3Errors writes authentication failures in S3's XML error shape.
+var s3Errors = &restxml.Codec{}
 
 // Register adds an RPC-style service under its SigV4 name.
 func (s *Server) Register(svc *service.RPC) {
@@ -42,8 +55,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := protocol.NewRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	name, region, signed := sigv4.ParseScope(r)
+	if s.S3 != nil && (name == "s3" || !signed && !attemptedAuth(r) && !looksLikeQuery(r)) {
+		s.serveS3(w, r, reqID, region)
+		return
+	}
 	if !signed {
-		if r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Algorithm") != "" {
+		if attemptedAuth(r) {
 			// Signed, but unreadably: let the verifier say what is wrong with it.
 			if _, err := s.Verifier.Verify(r); err != nil {
 				fallback.WriteError(w, r, s.authError(err), reqID)
@@ -74,6 +91,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SourceIP: remoteIP(r), Secure: r.TLS != nil, Authorizer: s.Authorizer,
 	}
 	s.serveRPC(w, r, svc, call)
+}
+
+func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, reqID, region string) {
+	r = r.WithContext(identity.WithSessionToken(r.Context(), sessionToken(r)))
+	res, err := s.Verifier.Verify(r)
+	if err != nil {
+		s3Errors.WriteError(w, r, s.authError(err), reqID)
+		return
+	}
+	caller, _ := res.Credential.Principal.(*identity.Caller)
+	if caller == nil || res.Anonymous {
+		caller = identity.Anonymous
+	}
+	s.S3.ServeS3(w, r, &service.Call{
+		Ctx: r.Context(), Caller: caller, RequestID: reqID, Region: region, HTTP: r,
+		SourceIP: remoteIP(r), Secure: r.TLS != nil, Authorizer: s.Authorizer, Trailer: res.Trailer,
+	})
+}
+
+// attemptedAuth reports whether the request carries any signature, readable or not.
+func attemptedAuth(r *http.Request) bool {
+	q := r.URL.Query()
+	return r.Header.Get("Authorization") != "" || q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Credential") != "" ||
+		q.Get("AWSAccessKeyId") != ""
+}
+
+// looksLikeQuery tells an unsigned query-protocol call (which gets
+// MissingAuthenticationToken) from an anonymous S3 request.
+func looksLikeQuery(r *http.Request) bool {
+	if r.URL.Query().Get("Action") != "" {
+		return true
+	}
+	return r.Method == http.MethodPost && r.URL.Path == "/" &&
+		strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 }
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, svc *service.RPC, call *service.Call) {

@@ -33,6 +33,9 @@ type Call struct {
 	HTTP      *http.Request
 	SourceIP  netip.Addr
 	Secure    bool
+	// Trailer returns the trailing headers of an aws-chunked body (checksums), available
+	// once the body has been read to EOF without error; nil for other requests.
+	Trailer func() http.Header
 
 	Authorizer *identity.Authorizer
 	authorized bool
