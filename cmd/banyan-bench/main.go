@@ -3,6 +3,7 @@
 // never fails on a number.
 //
 //	banyan-bench raft [--dir DIR] [--banyan PATH]
+//	banyan-bench s3 [--dir DIR] [--banyan PATH]
 package main
 
 import (
@@ -12,13 +13,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft [--dir DIR] [--banyan PATH]")
+		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3 [--dir DIR] [--banyan PATH]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "raft":
 		err = benchRaft(os.Args[2:])
+	case "s3":
+		err = benchS3(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

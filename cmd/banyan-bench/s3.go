@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/reedsolomon"
+
+	"github.com/banyancloud/banyan/objectstore/placement"
+)
+
+// benchS3 measures S3 PUT/GET against the raw disk and reedsolomon's own speed, on one
+// node with four disk folders and on three nodes with two each.
+func benchS3(args []string) error {
+	fs := flag.NewFlagSet("s3", flag.ContinueOnError)
+	dir := fs.String("dir", "", "folder for data dirs and the disk probe (default: a temporary folder)")
+	bin := fs.String("banyan", "", "banyan binary (default: built from this checkout)")
+	objects := fs.Int("objects", 8, "64 MiB objects per PUT/GET run")
+	dur := fs.Duration("duration", 5*time.Second, "how long the 4 KiB runs last")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "banyan-bench-s3")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	if *bin == "" {
+		*bin = filepath.Join(*dir, "banyan")
+		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/banyan").CombinedOutput(); err != nil {
+			return fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
+		}
+	}
+	wbw, rbw, err := rawDisk(*dir, 512<<20)
+	if err != nil {
+		return fmt.Errorf("raw disk probe: %w", err)
+	}
+	fmt.Printf("S3 on this machine, data in %s\n\n", *dir)
+	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential write, O_DIRECT, 4 MiB blocks", wbw)
+	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential read, O_DIRECT, 4 MiB blocks", rbw)
+
+	for _, setup := range []struct {
+		name         string
+		nodes, disks int
+	}{{"1 node, 4 disk folders", 1, 4}, {"3 nodes, 2 disk folders each", 3, 2}} {
+		m := placement.Map{}
+		for n := 0; n < setup.nodes; n++ {
+			for d := 0; d < setup.disks; d++ {
+				m.Disks = append(m.Disks, placement.Disk{ID: fmt.Sprintf("%d-%d", n, d), Node: fmt.Sprint(n)})
+			}
+		}
+		scheme, _, err := placement.ChooseScheme(m)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\n%s: scheme %d+%d\n", setup.name, scheme.Data, scheme.Parity)
+		fmt.Printf("%-52s %10.0f MiB/s\n", "reedsolomon encode, 1 MiB blocks (its own speed)", rsSpeed(scheme.Data, scheme.Parity))
+		procs, endpoint, creds, err := startS3Servers(*bin, filepath.Join(*dir, strings.ReplaceAll(setup.name, " ", "-")), setup.nodes, setup.disks)
+		if err != nil {
+			stopAll(procs)
+			return err
+		}
+		err = s3Runs(endpoint, creds, *objects, *dur, scheme.Data, scheme.Parity, wbw, rbw)
+		stopAll(procs)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stopAll(procs []*exec.Cmd) {
+	for _, p := range procs {
+		p.Process.Signal(syscall.SIGKILL)
+		p.Wait()
+	}
+}
+
+func startS3Servers(bin, dir string, nodes, disks int) ([]*exec.Cmd, string, [2]string, error) {
+	var procs []*exec.Cmd
+	ipOf := func(i int) string { return fmt.Sprintf("127.0.4.%d", i) }
+	start := func(i int, extra ...string) error {
+		dd := filepath.Join(dir, fmt.Sprintf("n%d", i))
+		args := []string{"server", "--bind", ipOf(i), "--data-dir", dd}
+		for d := 0; d < disks; d++ {
+			args = append(args, "--disk", filepath.Join(dir, fmt.Sprintf("n%d-disk%d", i, d)))
+		}
+		os.MkdirAll(dir, 0o755)
+		logf, err := os.Create(dd + ".log")
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+		return nil
+	}
+	var creds [2]string
+	if err := start(1); err != nil {
+		return procs, "", creds, err
+	}
+	var tok []byte
+	if err := waitUntil(30*time.Second, func() (err error) {
+		tok, err = os.ReadFile(filepath.Join(dir, "n1", "join-token"))
+		return
+	}); err != nil {
+		return procs, "", creds, fmt.Errorf("first server did not start (see %s/n1.log): %w", dir, err)
+	}
+	for i := 2; i <= nodes; i++ {
+		if err := start(i, "--join", ipOf(1), "--token", strings.TrimSpace(string(tok))); err != nil {
+			return procs, "", creds, err
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "n1", "aws", "credentials"))
+	if err != nil {
+		return procs, "", creds, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "aws_access_key_id = "); ok {
+			creds[0] = v
+		}
+		if v, ok := strings.CutPrefix(line, "aws_secret_access_key = "); ok {
+			creds[1] = v
+		}
+	}
+	// All nodes must have registered their disks before the scheme matches the table.
+	endpoint := "http://" + ipOf(1) + ":8773"
+	err = waitUntil(30*time.Second, func() error {
+		c := s3Client(endpoint, creds)
+		_, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{})
+		return err
+	})
+	time.Sleep(time.Duration(nodes) * time.Second)
+	return procs, endpoint, creds, err
+}
+
+func s3Client(endpoint string, creds [2]string) *s3.Client {
+	return s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(creds[0], creds[1], ""),
+		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+	})
+}
+
+func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k, m int, wbw, rbw float64) error {
+	ctx := context.Background()
+	c := s3Client(endpoint, creds)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+		return err
+	}
+	body := make([]byte, 64<<20)
+	rand.Read(body)
+	start := time.Now()
+	for i := 0; i < objects; i++ {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprintf("big%d", i)),
+			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+			return err
+		}
+	}
+	put := float64(objects*64) / time.Since(start).Seconds()
+	start = time.Now()
+	for i := 0; i < objects; i++ {
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprintf("big%d", i))})
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, out.Body); err != nil {
+			return err
+		}
+		out.Body.Close()
+	}
+	get := float64(objects*64) / time.Since(start).Seconds()
+	stored := put * float64(k+m) / float64(k)
+	fmt.Printf("%-52s %10.0f MiB/s  (%.0f MiB/s with parity: %.0f%% of raw write)\n", "PUT 64 MiB objects, 1 client", put, stored, 100*stored/wbw)
+	fmt.Printf("%-52s %10.0f MiB/s  (%.0f%% of raw read)\n", "GET 64 MiB objects, 1 client", get, 100*get/rbw)
+
+	small := make([]byte, 4096)
+	rand.Read(small)
+	for _, op := range []string{"PUT", "GET"} {
+		var mu sync.Mutex
+		var lat []time.Duration
+		deadline := time.Now().Add(dur)
+		var wg sync.WaitGroup
+		var firstErr error
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; time.Now().Before(deadline); i++ {
+					key := aws.String(fmt.Sprintf("small/%d/%d", w, i%200))
+					t0 := time.Now()
+					var err error
+					if op == "PUT" {
+						_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: key, Body: bytes.NewReader(small), ContentLength: aws.Int64(4096)})
+					} else {
+						var out *s3.GetObjectOutput
+						if out, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bench"), Key: key}); err == nil {
+							io.Copy(io.Discard, out.Body)
+							out.Body.Close()
+						}
+					}
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = err
+						}
+						mu.Unlock()
+						return
+					}
+					mu.Lock()
+					lat = append(lat, time.Since(t0))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return firstErr
+		}
+		s := summarize(lat)
+		fmt.Printf("%-52s %10.0f ops/s  p50 %.2f ms  p99 %.2f ms\n", op+" 4 KiB objects, 16 clients", float64(len(lat))/dur.Seconds(), ms(s.p50), ms(s.p99))
+	}
+	return nil
+}
+
+// rawDisk writes then reads size bytes with O_DIRECT in 4 MiB blocks: the disk's own
+// sequential bandwidth, without the page cache.
+func rawDisk(dir string, size int) (write, read float64, err error) {
+	path := filepath.Join(dir, "odirect-probe")
+	defer os.Remove(path)
+	buf := alignedBlock(4 << 20)
+	rand.Read(buf)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_DIRECT, 0o600)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	for off := 0; off < size; off += len(buf) {
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return 0, 0, err
+		}
+	}
+	f.Sync()
+	write = float64(size>>20) / time.Since(start).Seconds()
+	f.Close()
+	f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	start = time.Now()
+	for {
+		n, err := f.Read(buf)
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	read = float64(size>>20) / time.Since(start).Seconds()
+	return write, read, nil
+}
+
+func alignedBlock(n int) []byte {
+	b := make([]byte, n+4096)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & 4095)
+	if off != 0 {
+		off = 4096 - off
+	}
+	return b[off : off+n]
+}
+
+// rsSpeed is reedsolomon's encode throughput in MiB/s of data for k+m on 1 MiB blocks.
+func rsSpeed(k, m int) float64 {
+	if m == 0 {
+		return 0
+	}
+	enc, err := reedsolomon.New(k, m)
+	if err != nil {
+		return 0
+	}
+	shards := make([][]byte, k+m)
+	for i := range shards {
+		shards[i] = make([]byte, (1<<20)/k)
+		rand.Read(shards[i])
+	}
+	n := 0
+	start := time.Now()
+	for time.Since(start) < 500*time.Millisecond {
+		enc.Encode(shards)
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds()
+}

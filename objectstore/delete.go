@@ -1,0 +1,89 @@
+package objectstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/banyancloud/banyan/objectstore/disk"
+)
+
+// DeleteObject implements ObjectLayer with S3's versioning rules:
+//
+//   - with a version ID: that version (object or delete marker) is
+//     removed; a version that does not exist is not an error;
+//   - versioning Enabled: a delete marker with a new version ID becomes
+//     the latest version;
+//   - versioning Suspended: a delete marker with the null version ID
+//     replaces the null version;
+//   - never versioned: the object (its null version) is removed.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string, opts DeleteOptions) (ObjectInfo, error) {
+	if opts.VersionID != "" || opts.Versioning == "" {
+		return s.deleteVersion(ctx, bucket, key, toDiskVersionID(opts.VersionID))
+	}
+	set, err := s.placeNew(bucket, key, "")
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	c := &commitReq{bucket: bucket, key: key, set: set, v: disk.Version{IsDeleteMarker: true}}
+	c.opts.Versioning = opts.Versioning
+	v, err := s.commit(ctx, c)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	return objectInfo(bucket, key, &v, true), nil
+}
+
+// deleteVersion removes one version from every disk of its set.
+func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (ObjectInfo, error) {
+	unlock, err := s.lockObject(ctx, bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer unlock()
+	st, err := s.readObject(ctx, bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	i := st.find(id)
+	if i < 0 {
+		// S3 answers a delete of a missing key or version with success.
+		return ObjectInfo{Bucket: bucket, Key: key, VersionID: fromDiskVersionID(id)}, nil
+	}
+	v := st.versions[i]
+	oi := objectInfo(bucket, key, &v, i == 0)
+	// Ask every disk that was asked for the metadata, not only the set:
+	// a stale copy left on a disk that missed a heal must go too.
+	ids := make([]string, 0, len(st.disks))
+	for _, dm := range st.disks {
+		ids = append(ids, dm.id)
+	}
+	for _, id := range v.Erasure.Disks {
+		if !contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	errs := s.each(ids, func(d disk.Disk) error {
+		err := d.DeleteVersion(ctx, bucket, key, id)
+		if notThere(err) {
+			return nil
+		}
+		return err
+	})
+	need := max(v.Erasure.Data, len(v.Erasure.Disks)/2+1)
+	if err := s.quorumErr(errs, need, ErrWriteQuorum, fmt.Sprintf("deleting %s/%s version %s", bucket, key, oi.VersionID)); err != nil {
+		return ObjectInfo{}, err
+	}
+	if countErrs(errs) > 0 {
+		s.queueHeal(bucket, key)
+	}
+	return oi, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,501 @@
+package objectstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/banyancloud/banyan/objectstore/disk"
+	"github.com/banyancloud/banyan/objectstore/erasure"
+)
+
+// Healing brings every disk of an object's set back to the agreed state:
+// missing or outdated metadata is rewritten, missing or corrupt shard
+// files are rebuilt from the healthy ones (erasure.Heal streams into
+// CreateFile and RenameData commits under the same data dir), and
+// versions the set does not agree on (rolled-back writes) are dropped.
+// Work arrives from reads that met a bad or missing shard (a bounded
+// queue; when full, the scanner will find the object anyway) and from the
+// background scanner, which walks every bucket at a throttled rate.
+
+// HealResult says what HealObject did.
+type HealResult struct {
+	MetadataWritten int   // disk metadata files rewritten or removed
+	ShardsRebuilt   int   // shard files (or inline shards) rebuilt
+	Bytes           int64 // shard bytes written
+}
+
+// Healed reports whether anything was repaired.
+func (r HealResult) Healed() bool { return r.MetadataWritten > 0 || r.ShardsRebuilt > 0 }
+
+// HealStatus is the healer's counters, for `banyan status` and metrics.
+type HealStatus struct {
+	Queued          int       // objects waiting in the heal-on-read queue
+	Dropped         int64     // heal requests dropped because the queue was full
+	ObjectsHealed   int64     // objects that needed and got a repair
+	BytesHealed     int64     // shard bytes written by repairs
+	Failures        int64     // heal attempts that failed
+	ObjectsScanned  int64     // objects looked at by the scanner, all scans
+	LastScanStarted time.Time // zero before the first scan
+	LastScanEnded   time.Time // zero until a scan completes
+}
+
+type healRequest struct{ bucket, key string }
+
+type healCounters struct {
+	dropped, healed, bytes, failures, scanned atomic.Int64
+	mu                                        sync.Mutex
+	scanStart, scanEnd                        time.Time
+	pending                                   sync.Map // bucket/key -> struct{}
+}
+
+// HealStatus returns the healer's counters.
+func (s *Store) HealStatus() HealStatus {
+	c := &s.healStats
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return HealStatus{
+		Queued: len(s.healCh), Dropped: c.dropped.Load(), ObjectsHealed: c.healed.Load(),
+		BytesHealed: c.bytes.Load(), Failures: c.failures.Load(), ObjectsScanned: c.scanned.Load(),
+		LastScanStarted: c.scanStart, LastScanEnded: c.scanEnd,
+	}
+}
+
+// queueHeal asks the heal workers to look at bucket/key; it never blocks.
+func (s *Store) queueHeal(bucket, key string) {
+	if s.closed.Load() {
+		return
+	}
+	name := bucket + "/" + key
+	if _, dup := s.healStats.pending.LoadOrStore(name, struct{}{}); dup {
+		return
+	}
+	select {
+	case s.healCh <- healRequest{bucket, key}:
+	default:
+		s.healStats.pending.Delete(name)
+		s.healStats.dropped.Add(1)
+	}
+}
+
+func (s *Store) healWorker() {
+	defer s.healWG.Done()
+	for {
+		select {
+		case <-s.healStop:
+			return
+		case r := <-s.healCh:
+			s.healStats.pending.Delete(r.bucket + "/" + r.key)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			s.HealObject(ctx, r.bucket, r.key)
+			cancel()
+		}
+	}
+}
+
+// HealObject repairs bucket/key on its erasure set: every shard file of
+// every agreed version is verified end to end, and whatever is missing,
+// corrupt or outdated on a disk is rebuilt from the others.
+func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult, error) {
+	res, err := s.healObject(ctx, bucket, key, nil)
+	if err != nil {
+		s.healStats.failures.Add(1)
+	} else if res.Healed() {
+		s.healStats.healed.Add(1)
+	}
+	s.healStats.bytes.Add(res.Bytes)
+	return res, err
+}
+
+func (s *Store) healObject(ctx context.Context, bucket, key string, lim *limiter) (HealResult, error) {
+	var res HealResult
+	unlock, err := s.lockObject(ctx, bucket, key)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	ids, err := s.lookupDisks(bucket, key)
+	if err != nil {
+		return res, err
+	}
+	st, err := s.readObjectFrom(ctx, bucket, key, ids, s.readQuorumDefault())
+	if err != nil {
+		return res, err
+	}
+	// Read the disks the versions record too, if the map has moved on.
+	extra := false
+	for _, v := range st.versions {
+		for _, id := range v.Erasure.Disks {
+			if !contains(ids, id) {
+				ids, extra = append(ids, id), true
+			}
+		}
+	}
+	if extra {
+		if st, err = s.readObjectFrom(ctx, bucket, key, ids, s.readQuorumDefault()); err != nil {
+			return res, err
+		}
+	}
+	pos := map[string]int{}
+	for i, dm := range st.disks {
+		pos[dm.id] = i
+	}
+	var errs []error
+	for i := range st.versions {
+		v := &st.versions[i]
+		if lim != nil {
+			if err := lim.wait(ctx, v.Size); err != nil {
+				return res, err
+			}
+		}
+		if err := s.healVersion(ctx, st, i, pos, &res); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Drop what the set does not agree on from every disk that has it.
+	for j, dm := range st.disks {
+		if dm.down {
+			continue
+		}
+		d := s.disks.Disk(dm.id)
+		if d == nil {
+			continue
+		}
+		m, err := d.ReadMetadata(ctx, bucket, key)
+		if err != nil {
+			continue
+		}
+		keep := &disk.ObjectMeta{}
+		for _, v := range m.Versions {
+			// A version younger than commitGrace may be a commit in
+			// flight from another node that has not reached its quorum
+			// yet: leave it for a later pass.
+			if containsVersion(st.versions, versionKey(&v)) || time.Since(v.ModTime) < commitGrace {
+				keep.Versions = append(keep.Versions, v)
+			}
+		}
+		if len(keep.Versions) == len(m.Versions) {
+			continue
+		}
+		if len(keep.Versions) == 0 {
+			err = d.DeleteObject(ctx, bucket, key)
+		} else {
+			err = d.WriteMetadata(ctx, bucket, key, keep)
+		}
+		if err != nil && !notThere(err) {
+			errs = append(errs, fmt.Errorf("disk %s: %w", st.disks[j].id, err))
+			continue
+		}
+		res.MetadataWritten++
+	}
+	return res, errors.Join(errs...)
+}
+
+// commitGrace is how old a version must be before the healer may drop it
+// as an unfinished write.
+const commitGrace = 5 * time.Minute
+
+func containsVersion(vs []disk.Version, k string) bool {
+	for i := range vs {
+		if versionKey(&vs[i]) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// healVersion rebuilds version i on the disks of its set that lack it or
+// hold a bad copy.
+func (s *Store) healVersion(ctx context.Context, st *objectState, i int, pos map[string]int, res *HealResult) error {
+	v := st.versions[i]
+	set := s.setOf(&v)
+	sc := v.Erasure.Scheme()
+	n := len(set.ids)
+	holder := make([]bool, n) // set position holds the version in its metadata
+	good := make([]bool, n)   // ... and its data verifies
+	own := make([]disk.Version, n)
+	parallel(n, func(j int) {
+		p, ok := pos[set.ids[j]]
+		if !ok || set.disks[j] == nil || st.disks[p].down {
+			return
+		}
+		hv, ok := st.holderVersion(i, p)
+		if !ok {
+			return
+		}
+		holder[j], own[j] = true, hv
+		switch {
+		case v.IsDeleteMarker:
+			good[j] = true
+		case v.HasInline():
+			good[j] = erasure.VerifyShard(bytes.NewReader(hv.Inline), int64(len(hv.Inline)), sc, v.Size) == nil
+		default:
+			good[j] = true
+			for _, part := range v.Parts {
+				if err := set.disks[j].VerifyFile(ctx, st.bucket, st.key, v.DataDir, part.Number, sc, part.Size); err != nil {
+					good[j] = false
+					return
+				}
+			}
+		}
+	})
+	var targets []int
+	for j := range n {
+		p, ok := pos[set.ids[j]]
+		if set.disks[j] == nil || !ok || st.disks[p].down {
+			continue // cannot be healed now
+		}
+		if !good[j] {
+			targets = append(targets, j)
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	for _, j := range targets {
+		if err := set.disks[j].MakeVolume(ctx, st.bucket); err != nil && !errors.Is(err, disk.ErrVolumeExists) {
+			return fmt.Errorf("disk %s: %w", set.ids[j], err)
+		}
+	}
+	switch {
+	case v.IsDeleteMarker:
+		return s.healCommit(ctx, st, v, set, targets, "", nil, res)
+	case v.HasInline():
+		src := make([]erasure.ShardReader, sc.Total())
+		for j := range n {
+			if good[j] {
+				src[shardOf(&v.Erasure, j)] = bytes.NewReader(own[j].Inline)
+			}
+		}
+		var body bytes.Buffer
+		if _, err := erasure.Decode(ctx, &body, src, sc, v.Size, 0, v.Size); err != nil {
+			return readErr(err)
+		}
+		inline, err := encodeInline(ctx, body.Bytes(), sc)
+		if err != nil {
+			return err
+		}
+		return s.healCommit(ctx, st, v, set, targets, "", inline, res)
+	}
+	staged := newUUID()
+	ok := make([]bool, n)
+	for _, j := range targets {
+		ok[j] = true
+	}
+	for _, part := range v.Parts {
+		if err := s.healPart(ctx, st, &v, set, part, good, ok, staged, res); err != nil {
+			s.dropStaged(set, staged)
+			return err
+		}
+	}
+	var live []int
+	for _, j := range targets {
+		if ok[j] {
+			live = append(live, j)
+		}
+	}
+	err := s.healCommit(ctx, st, v, set, live, staged, nil, res)
+	s.dropStaged(set, staged)
+	return err
+}
+
+// healPart rebuilds one part's shard file on the targets into staging.
+func (s *Store) healPart(ctx context.Context, st *objectState, v *disk.Version, set erasureSet, part disk.Part, good, ok []bool, staged string, res *HealResult) error {
+	sc := v.Erasure.Scheme()
+	n := len(set.ids)
+	holds := map[string]bool{}
+	for j := range n {
+		if good[j] {
+			holds[set.ids[j]] = true
+		}
+	}
+	files, _ := s.openShards(ctx, st.bucket, st.key, v, set, part.Number, holds)
+	defer closeAll(files)
+	src := make([]erasure.ShardReader, sc.Total())
+	for j, f := range files {
+		if f != nil {
+			src[j] = f
+		}
+	}
+	dst := make([]io.Writer, sc.Total())
+	pws := make([]*io.PipeWriter, n)
+	done := make([]chan error, n)
+	size := sc.ShardFileSize(part.Size)
+	for j := range n {
+		if !ok[j] {
+			continue
+		}
+		pr, pw := io.Pipe()
+		pws[j], dst[shardOf(&v.Erasure, j)], done[j] = pw, pw, make(chan error, 1)
+		d := set.disks[j]
+		go func() {
+			err := d.CreateFile(ctx, st.bucket, fmt.Sprintf("%s/part.%d", staged, part.Number), size, pr)
+			pr.CloseWithError(errors.Join(err, errShardAbandoned))
+			done[j] <- err
+		}()
+	}
+	_, herr := erasure.Heal(ctx, src, dst, sc, part.Size)
+	for _, pw := range pws {
+		if pw == nil {
+			continue
+		}
+		if herr == nil {
+			pw.Close()
+		} else {
+			pw.CloseWithError(herr)
+		}
+	}
+	for j := range n {
+		if done[j] == nil {
+			continue
+		}
+		if err := <-done[j]; err != nil {
+			ok[j] = false
+			continue
+		}
+		res.ShardsRebuilt++
+		res.Bytes += size
+	}
+	var qe *erasure.QuorumError
+	if errors.As(herr, &qe) && qe.Op == "read" {
+		return readErr(herr)
+	}
+	return nil
+}
+
+// healCommit writes version v onto the disks at set positions targets.
+func (s *Store) healCommit(ctx context.Context, st *objectState, v disk.Version, set erasureSet, targets []int, staged string, inline [][]byte, res *HealResult) error {
+	var errs []error
+	for _, j := range targets {
+		dv := v
+		dv.Erasure.Index = shardOf(&v.Erasure, j)
+		dv.Inline = nil
+		if inline != nil {
+			dv.Inline = inline[dv.Erasure.Index]
+			res.Bytes += int64(len(dv.Inline))
+			res.ShardsRebuilt++
+		}
+		if err := set.disks[j].RenameData(ctx, staged, st.bucket, st.key, dv); err != nil {
+			errs = append(errs, fmt.Errorf("disk %s: %w", set.ids[j], err))
+			continue
+		}
+		res.MetadataWritten++
+	}
+	return errors.Join(errs...)
+}
+
+// limiter is a token bucket on bytes per second for the scanner, so that
+// verification and rebuilding leave the disks to user traffic.
+type limiter struct {
+	rate   float64 // bytes per second; <= 0: unlimited
+	tokens float64
+	last   time.Time
+}
+
+func (l *limiter) wait(ctx context.Context, n int64) error {
+	if l == nil || l.rate <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if l.last.IsZero() {
+		l.last, l.tokens = now, l.rate
+	}
+	l.tokens = min(l.tokens+now.Sub(l.last).Seconds()*l.rate, l.rate)
+	l.last = now
+	l.tokens -= float64(n)
+	if l.tokens >= 0 {
+		return nil
+	}
+	d := time.Duration(-l.tokens / l.rate * float64(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// RunScanner walks every bucket on every disk each interval and heals
+// every object it finds, verifying shard files end to end, at most
+// bytesPerSec bytes of objects per second (<= 0: unthrottled). It returns
+// when ctx ends.
+func (s *Store) RunScanner(ctx context.Context, interval time.Duration, bytesPerSec int64) error {
+	lim := &limiter{rate: float64(bytesPerSec)}
+	for {
+		if err := s.scan(ctx, lim); err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// ScanOnce runs one unthrottled scan of every bucket and returns the
+// heal failures it met.
+func (s *Store) ScanOnce(ctx context.Context) error { return s.scan(ctx, nil) }
+
+func (s *Store) scan(ctx context.Context, lim *limiter) error {
+	s.healStats.mu.Lock()
+	s.healStats.scanStart = time.Now()
+	s.healStats.mu.Unlock()
+	buckets := map[string]bool{}
+	for _, id := range s.allDisks() {
+		d := s.disks.Disk(id)
+		if d == nil {
+			continue
+		}
+		vols, err := d.ListVolumes(ctx)
+		if err != nil {
+			continue
+		}
+		for _, v := range vols {
+			if v.Name != multipartVolume {
+				buckets[v.Name] = true
+			}
+		}
+	}
+	var errs []error
+	for b := range buckets {
+		m := s.newMerger(ctx, b, "", "", s.allDisks())
+		for {
+			key, _, ok := m.next()
+			if !ok {
+				break
+			}
+			s.healStats.scanned.Add(1)
+			res, err := s.healObject(ctx, b, key, lim)
+			if err != nil {
+				s.healStats.failures.Add(1)
+				errs = append(errs, err)
+			} else if res.Healed() {
+				s.healStats.healed.Add(1)
+			}
+			s.healStats.bytes.Add(res.Bytes)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		m.close()
+	}
+	if err := s.sweepOrphanParts(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if ctx.Err() == nil {
+		s.healStats.mu.Lock()
+		s.healStats.scanEnd = time.Now()
+		s.healStats.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}

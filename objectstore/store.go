@@ -1,0 +1,358 @@
+package objectstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/banyancloud/banyan/objectstore/disk"
+	"github.com/banyancloud/banyan/objectstore/erasure"
+	"github.com/banyancloud/banyan/objectstore/placement"
+)
+
+// DefaultInlineLimit is the object size below which an object's shards are
+// kept inside its metadata file instead of in shard files: one file per
+// disk instead of two, and one read for a GET.
+const DefaultInlineLimit = 128 << 10
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// InlineLimit: objects smaller than this are stored inline in their
+	// metadata (default DefaultInlineLimit; negative disables inlining).
+	InlineLimit int64
+	// BlockSize overrides the erasure block size of new objects
+	// (default erasure.DefaultBlockSize).
+	BlockSize int64
+	// Logger receives heal and rollback problems (default slog.Default()).
+	Logger *slog.Logger
+	// HealQueue bounds the objects waiting for heal-on-read (default 1024);
+	// when it is full, further requests are dropped and left to the scanner.
+	HealQueue int
+	// HealWorkers is the number of goroutines draining the heal queue
+	// (default 1; negative: none, requests only queue).
+	HealWorkers int
+	// Locker, when set, is taken (after this node's own lock) around every
+	// commit, version delete, tag rewrite and heal of a key, so that a
+	// conditional write's check and commit are atomic against writes
+	// through every node, not only this one. It costs a lock round trip
+	// per write; the node wiring can supply a lock over the erasure set's
+	// nodes. Without one, see the package doc for the gap.
+	Locker Locker
+}
+
+// Locker is a cluster-wide lock by name.
+type Locker interface {
+	Lock(ctx context.Context, name string) (unlock func(), err error)
+}
+
+// Disks is the store's view of the cluster's disks: the current disk map
+// prepared for placement, and a handle on each disk by its ID (local or
+// remote). Disk returns nil for a disk this node cannot reach at all; the
+// store treats it as offline.
+type Disks interface {
+	Topology() *placement.Topology
+	Disk(id string) disk.Disk
+}
+
+// Rebalancing is implemented by a Disks whose disk map changed and whose
+// healer has not yet moved every object: Older returns the map versions
+// still being rebalanced away from, newest first, so that objects written
+// under them are found (placement.Topology.Candidates).
+type Rebalancing interface {
+	Older() []*placement.Topology
+}
+
+// Store is the erasure-set engine: ObjectLayer over the disks of Disks.
+// It keeps no state of its own beyond per-key locks, the heal queue and
+// counters; everything durable is on the disks.
+type Store struct {
+	disks Disks
+	opts  Options
+	log   *slog.Logger
+	locks keyLocks
+
+	healCh    chan healRequest
+	healStop  chan struct{}
+	healWG    sync.WaitGroup
+	healStats healCounters
+	closed    atomic.Bool
+
+	clockMu   sync.Mutex
+	lastClock time.Time
+}
+
+// now is the ModTime of a new version: the wall clock, but strictly later
+// than every version this node committed before and than after (the
+// latest version it saw, when it looked). Versions are ordered by ModTime
+// on every disk, so two quick writes through one node must never tie or
+// run backwards when the clock steps. Writes through different nodes are
+// ordered by their clocks (NTP keeps them close; see the package doc).
+func (s *Store) now(after time.Time) time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	t := time.Now().UTC().Round(0)
+	if !t.After(s.lastClock) {
+		t = s.lastClock.Add(time.Nanosecond)
+	}
+	if !t.After(after) {
+		t = after.Add(time.Nanosecond)
+	}
+	s.lastClock = t
+	return t
+}
+
+var _ ObjectLayer = (*Store)(nil)
+
+// New returns a Store over disks and starts its heal-on-read workers; Close
+// stops them.
+func New(disks Disks, opts Options) *Store {
+	if opts.InlineLimit == 0 {
+		opts.InlineLimit = DefaultInlineLimit
+	}
+	if opts.BlockSize <= 0 {
+		opts.BlockSize = erasure.DefaultBlockSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.HealQueue <= 0 {
+		opts.HealQueue = 1024
+	}
+	if opts.HealWorkers == 0 {
+		opts.HealWorkers = 1
+	}
+	s := &Store{
+		disks:    disks,
+		opts:     opts,
+		log:      opts.Logger,
+		healCh:   make(chan healRequest, opts.HealQueue),
+		healStop: make(chan struct{}),
+	}
+	for range max(opts.HealWorkers, 0) {
+		s.healWG.Add(1)
+		go s.healWorker()
+	}
+	return s
+}
+
+// Close stops the heal workers. Requests in flight are not interrupted.
+func (s *Store) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		close(s.healStop)
+		s.healWG.Wait()
+	}
+	return nil
+}
+
+// defaultScheme is the scheme of new objects of class on the current map.
+func (s *Store) defaultScheme(topo *placement.Topology, class string) (erasure.Scheme, error) {
+	c, err := placement.ParseStorageClass(class)
+	if err != nil {
+		c = placement.Standard
+	}
+	sc, _, err := topo.SchemeFor(erasure.Scheme{}, c)
+	if err != nil {
+		return erasure.Scheme{}, fmt.Errorf("%w: %w", ErrWriteQuorum, err)
+	}
+	sc.BlockSize = s.opts.BlockSize
+	return sc, nil
+}
+
+// erasureSet is where one version lives: its scheme and its disks in shard
+// order (nil where this node has no handle on the disk).
+type erasureSet struct {
+	scheme erasure.Scheme
+	ids    []string
+	disks  []disk.Disk
+}
+
+// placeNew picks the scheme and disks of a new version of bucket/key.
+func (s *Store) placeNew(bucket, key, class string) (erasureSet, error) {
+	topo := s.disks.Topology()
+	if topo == nil {
+		return erasureSet{}, fmt.Errorf("%w: no disk map", ErrWriteQuorum)
+	}
+	sc, err := s.defaultScheme(topo, class)
+	if err != nil {
+		return erasureSet{}, err
+	}
+	pl, err := topo.Place(sc, bucket, key)
+	if err != nil {
+		return erasureSet{}, fmt.Errorf("%w: %w", ErrWriteQuorum, err)
+	}
+	set := erasureSet{scheme: sc, ids: make([]string, len(pl)), disks: make([]disk.Disk, len(pl))}
+	for i, d := range pl {
+		set.ids[i] = d.ID
+		set.disks[i] = s.disks.Disk(d.ID)
+	}
+	return set, nil
+}
+
+// setOf is the erasure set a version records.
+func (s *Store) setOf(v *disk.Version) erasureSet {
+	set := erasureSet{scheme: v.Erasure.Scheme(), ids: v.Erasure.Disks, disks: make([]disk.Disk, len(v.Erasure.Disks))}
+	for i, id := range v.Erasure.Disks {
+		set.disks[i] = s.disks.Disk(id)
+	}
+	return set
+}
+
+// shardOf is the shard index the i-th disk of a version's set holds.
+func shardOf(e *disk.ErasureInfo, i int) int {
+	if i < len(e.Distribution) {
+		return e.Distribution[i]
+	}
+	return i
+}
+
+// lookupDisks lists the disks that may hold the metadata of bucket/key,
+// most likely first (placement.Topology.Candidates).
+func (s *Store) lookupDisks(bucket, key string) ([]string, error) {
+	topo := s.disks.Topology()
+	if topo == nil {
+		return nil, fmt.Errorf("%w: no disk map", ErrReadQuorum)
+	}
+	sc, _, err := topo.ChooseScheme()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReadQuorum, err)
+	}
+	var older []*placement.Topology
+	if r, ok := s.disks.(Rebalancing); ok {
+		older = r.Older()
+	}
+	var ids []string
+	for _, d := range topo.Candidates(sc.Total(), bucket, key, older...) {
+		ids = append(ids, d.ID)
+	}
+	return ids, nil
+}
+
+// allDisks lists every disk of the map that may hold data (all but Removed
+// ones). Candidates with a set size larger than the map returns them all.
+func (s *Store) allDisks() []string {
+	topo := s.disks.Topology()
+	if topo == nil {
+		return nil
+	}
+	var older []*placement.Topology
+	if r, ok := s.disks.(Rebalancing); ok {
+		older = r.Older()
+	}
+	var ids []string
+	for _, d := range topo.Candidates(math.MaxInt32, "", "", older...) {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+// readQuorumDefault is how many of a key's lookup disks must answer before
+// "not there" can be believed.
+func (s *Store) readQuorumDefault() int {
+	topo := s.disks.Topology()
+	if topo == nil {
+		return 1
+	}
+	sc, _, err := topo.ChooseScheme()
+	if err != nil {
+		return 1
+	}
+	return sc.ReadQuorum()
+}
+
+// MakeBucket creates the bucket's volume on every disk. A disk that is down
+// gets it from the healer (or the next write that needs it).
+func (s *Store) MakeBucket(ctx context.Context, bucket string) error {
+	ids := s.allDisks()
+	errs := s.each(ids, func(d disk.Disk) error {
+		err := d.MakeVolume(ctx, bucket)
+		if errors.Is(err, disk.ErrVolumeExists) {
+			return nil
+		}
+		return err
+	})
+	return s.quorumErr(errs, len(ids)/2+1, ErrWriteQuorum, "creating bucket "+bucket)
+}
+
+// DeleteBucket removes the bucket's volume from every disk once no object
+// version or upload remains.
+func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
+	empty, err := s.bucketEmpty(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return ErrBucketNotEmpty
+	}
+	ids := s.allDisks()
+	errs := s.each(ids, func(d disk.Disk) error {
+		err := d.DeleteVolume(ctx, bucket, true)
+		if errors.Is(err, disk.ErrVolumeNotFound) {
+			return nil
+		}
+		return err
+	})
+	return s.quorumErr(errs, len(ids)/2+1, ErrWriteQuorum, "deleting bucket "+bucket)
+}
+
+// errNoDisk is a set member this node has no handle on.
+var errNoDisk = fmt.Errorf("%w: no handle on the disk", disk.ErrDiskOffline)
+
+// each runs fn on the disks with ids in parallel and returns their errors.
+func (s *Store) each(ids []string, fn func(d disk.Disk) error) []error {
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		d := s.disks.Disk(id)
+		if d == nil {
+			errs[i] = errNoDisk
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(d)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// parallel runs fn(i) for i in [0, n) concurrently.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// newUUID returns a random version 4 UUID (version IDs, upload IDs, data
+// directories, staging names).
+func newUUID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
