@@ -24,9 +24,13 @@ type Server struct {
 	Verifier   *sigv4.Verifier
 	Authorizer *identity.Authorizer
 	Log        *slog.Logger
+	Region     string // the cluster's region, for requests that name none (anonymous)
 	// S3 serves the rest-xml S3 API, the one service that takes anonymous requests
 	// (allowed only by bucket policies and ACLs). Nil: no S3.
 	S3 S3Frontend
+	// S3Claims tells an unsigned request meant for S3 (anonymous access) from an
+	// unsigned call of an RPC service, which gets MissingAuthenticationToken.
+	S3Claims func(*http.Request) bool
 
 	rpc map[string]*service.RPC
 }
@@ -55,7 +59,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := protocol.NewRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	name, region, signed := sigv4.ParseScope(r)
-	if s.S3 != nil && (name == "s3" || !signed && !attemptedAuth(r) && !looksLikeQuery(r)) {
+	if s.S3 != nil && (name == "s3" || !signed && !attemptedAuth(r) && s.S3Claims != nil && s.S3Claims(r)) {
 		s.serveS3(w, r, reqID, region)
 		return
 	}
@@ -104,6 +108,9 @@ func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, reqID, region s
 	if caller == nil || res.Anonymous {
 		caller = identity.Anonymous
 	}
+	if region == "" {
+		region = s.Region
+	}
 	s.S3.ServeS3(w, r, &service.Call{
 		Ctx: r.Context(), Caller: caller, RequestID: reqID, Region: region, HTTP: r,
 		SourceIP: remoteIP(r), Secure: r.TLS != nil, Authorizer: s.Authorizer, Trailer: res.Trailer,
@@ -115,16 +122,6 @@ func attemptedAuth(r *http.Request) bool {
 	q := r.URL.Query()
 	return r.Header.Get("Authorization") != "" || q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Credential") != "" ||
 		q.Get("AWSAccessKeyId") != ""
-}
-
-// looksLikeQuery tells an unsigned query-protocol call (which gets
-// MissingAuthenticationToken) from an anonymous S3 request.
-func looksLikeQuery(r *http.Request) bool {
-	if r.URL.Query().Get("Action") != "" {
-		return true
-	}
-	return r.Method == http.MethodPost && r.URL.Path == "/" &&
-		strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 }
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, svc *service.RPC, call *service.Call) {

@@ -13,11 +13,13 @@ import (
 	"github.com/banyancloud/banyan/api"
 	"github.com/banyancloud/banyan/api/iam"
 	"github.com/banyancloud/banyan/api/identity"
+	"github.com/banyancloud/banyan/api/s3"
 	"github.com/banyancloud/banyan/api/sigv4"
 	"github.com/banyancloud/banyan/api/sts"
 	"github.com/banyancloud/banyan/cluster/pki"
 	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
+	"github.com/banyancloud/banyan/objectstore"
 )
 
 // Cluster settings the front door reads.
@@ -25,11 +27,13 @@ const (
 	settingRegion       = "region"
 	settingAdminAccount = "admin-account"
 	defaultRegion       = "us-east-1"
+	// lifecycleInterval is how often the leader carries out bucket lifecycle rules.
+	lifecycleInterval = time.Hour
 )
 
 // newAPI wires the AWS front door: SigV4 against the IAM state, policy evaluation, and
 // one front end per service.
-func newAPI(srv *node.Server, log *slog.Logger) (http.Handler, error) {
+func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLayer, log *slog.Logger) (http.Handler, error) {
 	sealer, err := pki.NewSealer(srv.Dir.Secrets.ClusterKey)
 	if err != nil {
 		return nil, err
@@ -51,6 +55,27 @@ func newAPI(srv *node.Server, log *slog.Logger) (http.Handler, error) {
 	}
 	s.Register(iam.New(srv.Cluster, sealer))
 	s.Register(sts.New(srv.Cluster, dir))
+	s.Region = defaultRegion
+	if set, err := st.Setting(settingRegion); err == nil {
+		s.Region = set.Value
+	}
+	front := s3.New(srv.Cluster, objects, s.Authorizer, s.Region)
+	front.Log = log
+	s.S3, s.S3Claims = front, s3.Claims
+	go leaderOnly(ctx, srv, func(ctx context.Context) {
+		t := time.NewTicker(lifecycleInterval)
+		defer t.Stop()
+		for {
+			if err := front.RunLifecycle(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("lifecycle run failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
 	return s, nil
 }
 

@@ -67,7 +67,13 @@ func runServer(args []string) error {
 		srv.Shutdown()
 		return err
 	}
-	handler, err := newAPI(srv, log)
+	objects, err := startObjectStore(ctx, srv, cfg.Disks, log)
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
+	defer objects.Close()
+	handler, err := newAPI(ctx, srv, objects, log)
 	if err != nil {
 		srv.Shutdown()
 		return err

@@ -49,7 +49,17 @@ func runStatus(args []string) error {
 	for _, m := range st.Members {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.Status, m.Raft, m.API)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if o, ok := st.Subsystems["objectstore"].(map[string]any); ok {
+		fmt.Printf("\nobject store: scheme %v over %v disks on %v boxes\n", o["scheme"], o["disks"], o["boxes"])
+		if h, ok := o["heal"].(map[string]any); ok {
+			fmt.Printf("healing: %v queued, %v objects healed (%v bytes), %v failures, %v scanned, last scan ended %v\n",
+				h["Queued"], h["ObjectsHealed"], h["BytesHealed"], h["Failures"], h["ObjectsScanned"], h["LastScanEnded"])
+		}
+	}
+	return nil
 }
 
 // localRPCAddr finds the local node from its data dir, falling back to the default port

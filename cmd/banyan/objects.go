@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/banyancloud/banyan/node"
+	"github.com/banyancloud/banyan/objectstore"
+)
+
+// Healing pace: the leader scans every object this often, verifying shards at most this
+// fast, so that user traffic keeps the disks.
+const (
+	scanInterval  = 10 * time.Minute
+	scanBandwidth = 64 << 20
+)
+
+// objectStatus is the object store's part of `banyan status`.
+type objectStatus struct {
+	Scheme string                 `json:"scheme"`
+	Boxes  int                    `json:"boxes"`
+	Disks  int                    `json:"disks"`
+	Heal   objectstore.HealStatus `json:"heal"`
+}
+
+// startObjectStore opens this box's disks, records them in the disk map and starts the
+// object store; the leader runs the healing scanner.
+func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log *slog.Logger) (*objectstore.Store, error) {
+	disks, err := node.OpenDisks(srv.Dir.Path, paths, srv.Cluster, log)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for ctx.Err() == nil {
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := disks.Register(rctx)
+			cancel()
+			if err == nil {
+				return
+			}
+			log.Warn("cannot record this box's disks yet; retrying", "err", err)
+			time.Sleep(time.Second)
+		}
+	}()
+	store := objectstore.New(disks, objectstore.Options{Logger: log})
+	srv.Cluster.AddStatus("objectstore", func() any {
+		st := objectStatus{Heal: store.HealStatus()}
+		if topo := disks.Topology(); topo != nil {
+			st.Boxes, st.Disks = topo.Boxes(), topo.Disks()
+			if s, _, err := topo.ChooseScheme(); err == nil {
+				st.Scheme = s.String()
+			}
+		}
+		return st
+	})
+	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
+	return store, nil
+}
+
+// leaderOnly runs f while this node leads, restarting it on each new term.
+func leaderOnly(ctx context.Context, srv *node.Server, f func(context.Context)) {
+	for ctx.Err() == nil {
+		if !srv.Cluster.IsLeader() {
+			time.Sleep(time.Second)
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			for lctx.Err() == nil && srv.Cluster.IsLeader() {
+				time.Sleep(time.Second)
+			}
+			cancel()
+		}()
+		f(lctx)
+		cancel()
+	}
+}
