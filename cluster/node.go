@@ -40,6 +40,9 @@ type Node struct {
 	servers      []*http.Server
 	leaderNotify chan bool
 
+	statusMu    sync.Mutex
+	statusFuncs map[string]func() any
+
 	bootNonce [8]byte
 	reqSeq    atomic.Uint64
 

@@ -23,6 +23,9 @@ type Status struct {
 	CommitIndex  uint64         `json:"commit_index"`
 	LastIndex    uint64         `json:"last_index"`
 	Members      []MemberStatus `json:"members"`
+	// Subsystems reports what other subsystems add (the object store's scheme and
+	// healing progress), keyed by subsystem.
+	Subsystems map[string]any `json:"subsystems,omitempty"`
 }
 
 // MemberStatus is one box in Status.
@@ -90,7 +93,25 @@ func (n *Node) Status() Status {
 		st.Members = append(st.Members, *m)
 	}
 	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].Name < st.Members[j].Name })
+	n.statusMu.Lock()
+	for name, f := range n.statusFuncs {
+		if st.Subsystems == nil {
+			st.Subsystems = map[string]any{}
+		}
+		st.Subsystems[name] = f()
+	}
+	n.statusMu.Unlock()
 	return st
+}
+
+// AddStatus makes f's report part of this node's Status under name.
+func (n *Node) AddStatus(name string, f func() any) {
+	n.statusMu.Lock()
+	defer n.statusMu.Unlock()
+	if n.statusFuncs == nil {
+		n.statusFuncs = map[string]func() any{}
+	}
+	n.statusFuncs[name] = f
 }
 
 func (n *Node) handleStatus(w http.ResponseWriter, r *http.Request) {
