@@ -137,3 +137,9 @@ func (n *Node) handleIAMEntities(w http.ResponseWriter, r *http.Request) {
 	}
 	writeCBOR(w, http.StatusOK, iamEntitiesResponse{Entities: es})
 }
+
+// Call posts in (CBOR) to a node RPC endpoint a subsystem added with HandleRPC and
+// decodes the CBOR answer into out.
+func (c *Client) Call(ctx context.Context, path string, in, out any) error {
+	return c.rpc.call(ctx, c.addr, path, in, out)
+}

@@ -212,7 +212,18 @@ func (s *Server) initialize(ctx context.Context, cfg Config, id Identity, tok pk
 		sec = Secrets{CACert: g.CACert, CAKey: g.CAKey, NodeCert: g.NodeCert, NodeKey: keyPEM, GossipKey: g.GossipKey, ClusterKey: g.ClusterKey}
 		s.grantPeers = g.Peers
 	}
-	return Create(cfg.DataDir, id, sec)
+	d, err := Create(cfg.DataDir, id, sec)
+	if err != nil {
+		return nil, err
+	}
+	// Remember the members the grant named at once: a box killed before its first
+	// peers save must still find the cluster when it restarts.
+	if len(s.grantPeers) > 0 {
+		if err := d.WritePeers(s.grantPeers); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // publishJoinToken records the founding token in the cluster state, then writes it for
@@ -281,6 +292,12 @@ func (s *Server) closeListeners() {
 func (s *Server) savePeers() {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
+	select {
+	case <-s.stop:
+		return
+	case <-time.After(2 * time.Second):
+		s.writePeers()
+	}
 	for {
 		select {
 		case <-s.stop:

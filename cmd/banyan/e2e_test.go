@@ -47,6 +47,7 @@ type proc struct {
 	t       *testing.T
 	ip      string
 	dataDir string
+	args    []string
 	cmd     *exec.Cmd
 	log     *os.File
 	done    chan struct{}
@@ -59,7 +60,7 @@ func startProc(t *testing.T, ip, dataDir string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{t: t, ip: ip, dataDir: dataDir, log: logf, done: make(chan struct{})}
+	p := &proc{t: t, ip: ip, dataDir: dataDir, args: args, log: logf, done: make(chan struct{})}
 	p.cmd = exec.Command(banyanBin, append([]string{"server", "--bind", ip, "--data-dir", dataDir}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
@@ -115,10 +116,23 @@ func waitFor(t *testing.T, timeout time.Duration, what string, f func() error) {
 }
 
 // startCluster starts n real servers on 127.0.2.1.. and waits until all are Raft voters.
-func startCluster(t *testing.T, n int) []*proc {
+func startCluster(t *testing.T, n int) []*proc { return startClusterDisks(t, n, 0) }
+
+// diskArgs gives a node `disks` disk folders beside its data dir (0: the default one).
+func diskArgs(dataDir string, disks int) []string {
+	var args []string
+	for d := 0; d < disks; d++ {
+		args = append(args, "--disk", fmt.Sprintf("%s-disk%d", dataDir, d))
+	}
+	return args
+}
+
+// startClusterDisks is startCluster with `disks` disk folders per node.
+func startClusterDisks(t *testing.T, n, disks int) []*proc {
 	t.Helper()
 	root := t.TempDir()
-	procs := []*proc{startProc(t, "127.0.2.1", filepath.Join(root, "n1"))}
+	first := filepath.Join(root, "n1")
+	procs := []*proc{startProc(t, "127.0.2.1", first, diskArgs(first, disks)...)}
 	tokenFile := filepath.Join(root, "n1", "join-token")
 	waitFor(t, 20*time.Second, "founding node writes its join token", func() error {
 		select {
@@ -132,8 +146,9 @@ func startCluster(t *testing.T, n int) []*proc {
 	})
 	tok, _ := os.ReadFile(tokenFile)
 	for i := 2; i <= n; i++ {
-		procs = append(procs, startProc(t, fmt.Sprintf("127.0.2.%d", i), filepath.Join(root, fmt.Sprintf("n%d", i)),
-			"--join", "127.0.2.1", "--token", strings.TrimSpace(string(tok))))
+		dd := filepath.Join(root, fmt.Sprintf("n%d", i))
+		args := append([]string{"--join", "127.0.2.1", "--token", strings.TrimSpace(string(tok))}, diskArgs(dd, disks)...)
+		procs = append(procs, startProc(t, fmt.Sprintf("127.0.2.%d", i), dd, args...))
 	}
 	waitFor(t, 30*time.Second, "all nodes alive and voting", func() error {
 		st, err := status(procs[0].rpcAddr())

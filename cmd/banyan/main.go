@@ -20,6 +20,7 @@ Usage:
   banyan setting get|set|list [KEY [VALUE]] [--data-dir DIR]
   banyan credentials [--account ID] [--data-dir DIR]
   banyan account create NAME [--data-dir DIR]
+  banyan heal [--data-dir DIR]
   banyan version
 
 Run 'banyan COMMAND --help' for a command's flags.
@@ -45,6 +46,8 @@ func main() {
 		err = runCredentials(args)
 	case "account":
 		err = runAccount(args)
+	case "heal":
+		err = runHeal(args)
 	case "version", "--version":
 		fmt.Println("banyan", version)
 	case "help", "-h", "--help":

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
+	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
 	"github.com/banyancloud/banyan/objectstore"
 )
@@ -55,7 +59,51 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 		return st
 	})
 	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
+	srv.Cluster.HandleRPC("POST "+healPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := store.ScanOnce(r.Context())
+		resp := healResponse{Status: store.HealStatus()}
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		b, _ := state.Marshal(resp)
+		w.Header().Set("Content-Type", "application/cbor")
+		w.Write(b)
+	}))
 	return store, nil
+}
+
+const healPath = "/v1/objectstore/heal"
+
+type healResponse struct {
+	Status objectstore.HealStatus
+	Error  string
+}
+
+// runHeal scans and heals every object now, from the local node (the leader also does
+// this every scanInterval, throttled).
+func runHeal(args []string) error {
+	fs := flag.NewFlagSet("heal", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, _, err := adminClient(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	var resp healResponse
+	if err := c.Call(ctx, healPath, struct{}{}, &resp); err != nil {
+		return err
+	}
+	h := resp.Status
+	fmt.Printf("scanned %d objects, healed %d (%d bytes), %d failures\n", h.ObjectsScanned, h.ObjectsHealed, h.BytesHealed, h.Failures)
+	if resp.Error != "" {
+		return fmt.Errorf("some objects could not be healed: %s", resp.Error)
+	}
+	return nil
 }
 
 // leaderOnly runs f while this node leads, restarting it on each new term.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
 )
 
@@ -63,16 +64,18 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := bootstrapAPI(ctx, srv); err != nil {
-		srv.Shutdown()
-		return err
-	}
+	// Disks first: other boxes reach them over node RPC as soon as gossip reports us.
 	objects, err := startObjectStore(ctx, srv, cfg.Disks, log)
 	if err != nil {
 		srv.Shutdown()
 		return err
 	}
 	defer objects.Close()
+	catchUp(ctx, srv, log)
+	if err := bootstrapAPI(ctx, srv); err != nil {
+		srv.Shutdown()
+		return err
+	}
 	handler, err := newAPI(ctx, srv, objects, log)
 	if err != nil {
 		srv.Shutdown()
@@ -109,4 +112,24 @@ func printBanner(srv *node.Server) {
 		fmt.Fprintf(w, "  add a box: banyan server --bind IP --join %s:%d --token $(cat %s)\n", id.AdvertiseAddr, id.RPCPort, filepath.Join(dir, "join-token"))
 	}
 	printAPIBanner(w, srv, dir)
+}
+
+// catchUp waits until this node's replica holds everything committed before it started:
+// a restarted box must not answer API calls from stale state (a key created while it was
+// down would look unknown). A write through this node returns only once the replica has
+// applied it, so it serves as the barrier. Without a quorum the box serves anyway, and
+// says so.
+func catchUp(ctx context.Context, srv *node.Server, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := srv.Cluster.Apply(ctx, &state.Noop{}, nil)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			log.Warn("serving before this node caught up with the cluster: no quorum reachable", "err", err)
+			return
+		}
+	}
 }

@@ -47,6 +47,12 @@ func (c *Remote) url(op string, q url.Values) string {
 	return u
 }
 
+// readOnlyOps change nothing on the disk, so resending one is harmless.
+var readOnlyOps = map[string]bool{
+	opInfo: true, opStatVolume: true, opListVolumes: true, opReadMetadata: true,
+	opStatFile: true, opVerifyFile: true, opReadFile: true, opWalk: true,
+}
+
 // do sends a request with the caller's deadline and maps a transport
 // failure to ErrDiskOffline and a coded failure to its sentinels.
 func (c *Remote) do(ctx context.Context, method, op string, q url.Values, body io.Reader, size int64) (*http.Response, error) {
@@ -59,6 +65,11 @@ func (c *Remote) do(ctx context.Context, method, op string, q url.Values, body i
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		req.Header.Set(timeoutHeader, formatTimeout(time.Until(dl)))
+	}
+	if readOnlyOps[op] {
+		// Lets the transport resend a read that met a pooled connection the far box
+		// closed when it restarted, instead of reporting the disk offline.
+		req.Header.Set("Idempotency-Key", op)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
