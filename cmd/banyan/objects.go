@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
 	"github.com/banyancloud/banyan/objectstore"
@@ -58,6 +60,7 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 		}
 		return st
 	})
+	registerHealMetrics(srv.Registry, store)
 	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
 	srv.Cluster.HandleRPC("POST "+healPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := store.ScanOnce(r.Context())
@@ -123,4 +126,21 @@ func leaderOnly(ctx context.Context, srv *node.Server, f func(context.Context)) 
 		f(lctx)
 		cancel()
 	}
+}
+
+// registerHealMetrics exports healing progress for Prometheus.
+func registerHealMetrics(reg *prometheus.Registry, store *objectstore.Store) {
+	counter := func(name, help string, f func(objectstore.HealStatus) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "banyan_objectstore_" + name, Help: help},
+			func() float64 { return float64(f(store.HealStatus())) })
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banyan_objectstore_heal_queued", Help: "Objects waiting in the heal-on-read queue."},
+			func() float64 { return float64(store.HealStatus().Queued) }),
+		counter("heal_dropped_total", "Heal requests dropped because the queue was full.", func(h objectstore.HealStatus) int64 { return h.Dropped }),
+		counter("healed_objects_total", "Objects repaired.", func(h objectstore.HealStatus) int64 { return h.ObjectsHealed }),
+		counter("healed_bytes_total", "Shard bytes written by repairs.", func(h objectstore.HealStatus) int64 { return h.BytesHealed }),
+		counter("heal_failures_total", "Heal attempts that failed.", func(h objectstore.HealStatus) int64 { return h.Failures }),
+		counter("scanned_objects_total", "Objects checked by the scanner.", func(h objectstore.HealStatus) int64 { return h.ObjectsScanned }),
+	)
 }
