@@ -133,8 +133,11 @@ func startS3Servers(bin, dir string, nodes, disks int) ([]*exec.Cmd, string, [2]
 			return procs, "", creds, err
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "n1", "aws", "credentials"))
-	if err != nil {
+	var b []byte
+	if err := waitUntil(30*time.Second, func() (err error) {
+		b, err = os.ReadFile(filepath.Join(dir, "n1", "aws", "credentials"))
+		return
+	}); err != nil {
 		return procs, "", creds, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -147,7 +150,7 @@ func startS3Servers(bin, dir string, nodes, disks int) ([]*exec.Cmd, string, [2]
 	}
 	// All nodes must have registered their disks before the scheme matches the table.
 	endpoint := "http://" + ipOf(1) + ":8773"
-	err = waitUntil(30*time.Second, func() error {
+	err := waitUntil(30*time.Second, func() error {
 		c := s3Client(endpoint, creds)
 		_, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{})
 		return err
@@ -198,6 +201,7 @@ func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k,
 
 	small := make([]byte, 4096)
 	rand.Read(small)
+	written := make([]int, 16) // keys each PUT worker wrote, so GETs ask only for those
 	for _, op := range []string{"PUT", "GET"} {
 		var mu sync.Mutex
 		var lat []time.Duration
@@ -209,7 +213,11 @@ func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k,
 			go func() {
 				defer wg.Done()
 				for i := 0; time.Now().Before(deadline); i++ {
-					key := aws.String(fmt.Sprintf("small/%d/%d", w, i%200))
+					n := i % 200
+					if op == "GET" {
+						n = i % max(1, min(200, written[w]))
+					}
+					key := aws.String(fmt.Sprintf("small/%d/%d", w, n))
 					t0 := time.Now()
 					var err error
 					if op == "PUT" {
@@ -231,6 +239,9 @@ func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k,
 					}
 					mu.Lock()
 					lat = append(lat, time.Since(t0))
+					if op == "PUT" && i < 200 {
+						written[w] = i + 1
+					}
 					mu.Unlock()
 				}
 			}()
