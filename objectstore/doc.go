@@ -42,8 +42,10 @@
 // both can pass the check and both commit, and the later version wins (with versioning
 // on, both versions exist). Closing that gap needs a lock over the set's nodes (a
 // dsync-style quorum lock on the node RPC) or a compare-and-swap RenameData on the disks;
-// Options.Locker is where the node wiring plugs the former in, and until it does the gap
-// remains. The same holds for any two concurrent writes of one key through
+// Options.Locker is where the node wiring plugs the former in: the banyan server plugs in
+// node.Locks, a dsync-style lock granted by a majority of the registered boxes, which
+// closes the gap (except in the window after a granting box restarts and forgets its
+// leases). The same holds for any two concurrent writes of one key through
 // different nodes: each disk orders the versions by time and ID, so the disks converge on
 // the same answer, but it is last-writer-wins by the writers' clocks.
 //

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,8 +17,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 )
 
 // TestProcessS3WithRealClients drives S3 with aws-cli and boto3 through a follower and
@@ -359,4 +367,61 @@ func waitServing(t *testing.T, p *proc) {
 		resp.Body.Close()
 		return nil
 	})
+}
+
+// TestProcessS3ConditionalWritesAcrossNodes: PUTs with If-None-Match: * of one key, sent
+// at the same moment through every node, succeed exactly once.
+func TestProcessS3ConditionalWritesAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level test")
+	}
+	procs := startClusterDisks(t, 3, 1)
+	var id, secret string
+	b, _ := os.ReadFile(filepath.Join(procs[0].dataDir, "aws", "credentials"))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "aws_access_key_id = "); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "aws_secret_access_key = "); ok {
+			secret = v
+		}
+	}
+	clients := make([]*s3.Client, len(procs))
+	for i, p := range procs {
+		clients[i] = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + p.ip + ":8773"), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+	}
+	ctx := context.Background()
+	if _, err := clients[0].CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("race")}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 10; round++ {
+		key := aws.String(fmt.Sprintf("k%d", round))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won, lost := 0, 0
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("race"), Key: key, IfNoneMatch: aws.String("*"),
+					Body: strings.NewReader(fmt.Sprintf("writer %d", i))})
+				mu.Lock()
+				defer mu.Unlock()
+				var ae smithy.APIError
+				switch {
+				case err == nil:
+					won++
+				case errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict"):
+					lost++
+				default:
+					t.Errorf("round %d writer %d: %v", round, i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 || lost != len(clients)-1 {
+			t.Fatalf("round %d: %d writes won and %d lost; exactly one must win", round, won, lost)
+		}
+	}
 }

@@ -49,7 +49,8 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 			time.Sleep(time.Second)
 		}
 	}()
-	store := objectstore.New(disks, objectstore.Options{Logger: log})
+	// The cluster lock makes conditional writes through different boxes atomic.
+	store := objectstore.New(disks, objectstore.Options{Logger: log, Locker: node.NewLocks(srv.Cluster)})
 	srv.Cluster.AddStatus("objectstore", func() any {
 		st := objectStatus{Heal: store.HealStatus()}
 		if topo := disks.Topology(); topo != nil {
