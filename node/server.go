@@ -381,9 +381,16 @@ func defaultName(bind string) string {
 	return h
 }
 
+// defaultAdvertise picks the box's private IPv4 address, the one other boxes and users on
+// the LAN can reach; without one, loopback (a single-box cloud).
 func defaultAdvertise() string {
-	if ip, err := sockaddr.GetPrivateIP(); err == nil && ip != "" {
-		return strings.Fields(ip)[0]
+	ifs, err := sockaddr.GetPrivateInterfaces()
+	if err == nil {
+		for _, ifa := range ifs {
+			if ip := sockaddr.ToIPv4Addr(ifa.SockAddr); ip != nil {
+				return ip.NetIP().String()
+			}
+		}
 	}
 	return "127.0.0.1"
 }

@@ -114,7 +114,7 @@ func bootstrapAPI(ctx context.Context, srv *node.Server) error {
 	}
 	id := srv.Dir.Identity
 	return srv.Dir.WriteAWSConfig(creds.AccessKeyID, creds.SecretAccessKey, defaultRegion,
-		fmt.Sprintf("http://%s:%d", id.AdvertiseAddr, id.APIPort))
+		"http://"+hostPort(id.AdvertiseAddr, id.APIPort))
 }
 
 func printAPIBanner(w io.Writer, srv *node.Server, dir string) {

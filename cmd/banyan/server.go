@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -104,12 +106,12 @@ func printBanner(srv *node.Server) {
 	w := os.Stdout
 	fmt.Fprintf(w, "Banyan node %s is up (cluster %s).\n", id.Name, id.ClusterID)
 	fmt.Fprintf(w, "  data dir:  %s\n", dir)
-	fmt.Fprintf(w, "  AWS API:   http://%s:%d and https://%s:%d (CA: %s)\n", id.AdvertiseAddr, id.APIPort,
-		id.AdvertiseAddr, id.HTTPSPort, filepath.Join(dir, "tls", "ca.pem"))
-	fmt.Fprintf(w, "  node RPC:  %s:%d (metrics at http://%s:%d/metrics)\n", id.AdvertiseAddr, id.RPCPort, id.AdvertiseAddr, id.RPCPort)
-	fmt.Fprintf(w, "  status:    banyan status --addr %s:%d\n", id.AdvertiseAddr, id.RPCPort)
+	api, apiTLS, rpc := hostPort(id.AdvertiseAddr, id.APIPort), hostPort(id.AdvertiseAddr, id.HTTPSPort), hostPort(id.AdvertiseAddr, id.RPCPort)
+	fmt.Fprintf(w, "  AWS API:   http://%s and https://%s (CA: %s)\n", api, apiTLS, filepath.Join(dir, "tls", "ca.pem"))
+	fmt.Fprintf(w, "  node RPC:  %s (metrics at http://%s/metrics)\n", rpc, rpc)
+	fmt.Fprintf(w, "  status:    banyan status --addr %s\n", rpc)
 	if _, err := os.Stat(srv.Dir.JoinTokenPath()); err == nil {
-		fmt.Fprintf(w, "  add a box: banyan server --bind IP --join %s:%d --token $(cat %s)\n", id.AdvertiseAddr, id.RPCPort, filepath.Join(dir, "join-token"))
+		fmt.Fprintf(w, "  add a box: banyan server --bind IP --join %s --token $(cat %s)\n", rpc, filepath.Join(dir, "join-token"))
 	}
 	printAPIBanner(w, srv, dir)
 }
@@ -133,3 +135,6 @@ func catchUp(ctx context.Context, srv *node.Server, log *slog.Logger) {
 		}
 	}
 }
+
+// hostPort formats an address for URLs and flags, bracketing IPv6.
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
