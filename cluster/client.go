@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/banyancloud/banyan/cluster/mux"
 	"github.com/banyancloud/banyan/cluster/pki"
@@ -142,4 +145,53 @@ func (n *Node) handleIAMEntities(w http.ResponseWriter, r *http.Request) {
 // decodes the CBOR answer into out.
 func (c *Client) Call(ctx context.Context, path string, in, out any) error {
 	return c.rpc.call(ctx, c.addr, path, in, out)
+}
+
+type commitIndexResponse struct {
+	Index uint64 `cbor:"1,keyasint"`
+}
+
+func (n *Node) handleCommitIndex(w http.ResponseWriter, r *http.Request) {
+	if n.raft.State() != raft.Leader {
+		writeCBOR(w, http.StatusOK, applyResponse{Err: &rpcError{Code: rpcNotLeader}})
+		return
+	}
+	writeCBOR(w, http.StatusOK, commitIndexResponse{Index: n.raft.CommitIndex()})
+}
+
+// CatchUp waits until this node's replica has applied everything the leader had
+// committed when asked: a read after it sees every write acknowledged anywhere in the
+// cluster before the call. It costs one round trip to the leader and no Raft write, so
+// front ends call it when a lookup misses (a bucket or key created through another box a
+// moment ago) rather than on every read.
+func (n *Node) CatchUp(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.WriteHold)
+	defer cancel()
+	for {
+		var idx uint64
+		var err error
+		if n.raft.State() == raft.Leader {
+			idx = n.raft.CommitIndex()
+		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			var resp struct {
+				commitIndexResponse
+				Err *rpcError `cbor:"2,keyasint,omitempty"`
+			}
+			err = n.rpc.call(ctx, string(addr), "/v1/commit-index", struct{}{}, &resp)
+			if err == nil && resp.Err != nil {
+				err = errNotLeader
+			}
+			idx = resp.Index
+		} else {
+			err = ErrNoLeader
+		}
+		if err == nil {
+			return n.store.WaitForIndex(ctx, idx)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ErrNoLeader, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

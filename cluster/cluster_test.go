@@ -214,3 +214,22 @@ func TestJoinRefusals(t *testing.T) {
 		t.Fatalf("refused joins added members: %d", got)
 	}
 }
+
+func TestCatchUpSeesWritesMadeElsewhere(t *testing.T) {
+	c := newTestCluster(t, 3)
+	l := c.leader()
+	f := (l + 1) % 3
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprintf("cu%d", i)
+		set(t, c.nodes[l], key, "v")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := c.nodes[f].CatchUp(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := get(c.nodes[f], key); !ok {
+			t.Fatalf("follower misses %s right after CatchUp", key)
+		}
+	}
+}

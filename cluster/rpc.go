@@ -52,6 +52,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /v1/submit", n.handleSubmit)
 	m.HandleFunc("POST /v1/settings", n.handleSettings)
 	m.HandleFunc("POST /v1/iam/entities", n.handleIAMEntities)
+	m.HandleFunc("POST /v1/commit-index", n.handleCommitIndex)
 	return m
 }
 

@@ -26,6 +26,9 @@ type Directory struct {
 	Store  *state.Store
 	Sealer *pki.Sealer
 	Now    func() time.Time
+	// CatchUp, if set, brings the replica up to date with the cluster; it is called when
+	// an access key is not found, so a key created through another box a moment ago works.
+	CatchUp func(ctx context.Context) error
 }
 
 type sessionTokenKey struct{}
@@ -55,6 +58,9 @@ func (d *Directory) LookupAccessKey(ctx context.Context, akid string) (sigv4.Cre
 		return sigv4.Credential{AccessKeyID: akid, SecretAccessKey: s.Secret, SessionToken: tok, Expires: s.Expires, Principal: c}, nil
 	}
 	e, err := d.Store.IAMEntityByAlt("accesskey/" + akid)
+	if err != nil && d.CatchUp != nil && d.CatchUp(ctx) == nil {
+		e, err = d.Store.IAMEntityByAlt("accesskey/" + akid)
+	}
 	if err != nil || e.AccessKey == nil || e.AccessKey.Status != "Active" {
 		return sigv4.Credential{}, fmt.Errorf("%w: %s", sigv4.ErrUnknownAccessKey, akid)
 	}

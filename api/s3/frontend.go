@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -326,6 +327,13 @@ func (q *request) loadBucket() (*state.Bucket, error) {
 
 func (f *Frontend) loadBucket(name string) (*state.Bucket, error) {
 	b, err := f.cluster.State().Bucket(name)
+	if errors.Is(err, state.ErrNotFound) {
+		// Created through another box a moment ago? Catch up with the leader, then look
+		// again: only a miss pays this round trip.
+		if c, ok := f.cluster.(service.CatchUpper); ok && c.CatchUp(context.Background()) == nil {
+			b, err = f.cluster.State().Bucket(name)
+		}
+	}
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, errNoSuchBucket
 	}

@@ -24,6 +24,13 @@ type Cluster interface {
 	State() *state.Store
 }
 
+// CatchUpper is implemented by a Cluster that can bring its local replica up to date
+// with everything committed anywhere (cluster.Node). Front ends call it when a lookup
+// misses, so that a bucket or key created through another box a moment ago is found.
+type CatchUpper interface {
+	CatchUp(ctx context.Context) error
+}
+
 // Call is one authenticated API request.
 type Call struct {
 	Ctx       context.Context

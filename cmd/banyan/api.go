@@ -39,7 +39,7 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 		return nil, err
 	}
 	st := srv.Cluster.State()
-	dir := &identity.Directory{Store: st, Sealer: sealer}
+	dir := &identity.Directory{Store: st, Sealer: sealer, CatchUp: srv.Cluster.CatchUp}
 	// Requests must be signed for the cluster's region, as AWS requires for its own.
 	region := func(r string) bool {
 		want := defaultRegion
