@@ -1,4 +1,4 @@
-// Command gen generates the Go request/response types of one AWS service from its
+// Package main is the api/gen command. It generates the Go request/response types of one AWS service from its
 // botocore model (service-2.json): a struct per structure shape reachable from an
 // operation, with struct tags carrying the wire names the api/protocol codecs use (see
 // api/protocol/internal/shape for the conventions), the table of operations, the

@@ -1,4 +1,4 @@
-// Command banyan-bench measures Banyan against the physical limits of the machine it runs
+// Package main is the banyan-bench command. It measures Banyan against the physical limits of the machine it runs
 // on, both in the same run, and prints them side by side. Figures, not assertions: it
 // never fails on a number.
 //

@@ -1,4 +1,4 @@
-// Command banyan is the one binary every box runs: `banyan server` is the daemon, the
+// Package main is the banyan command, the one binary every box runs: `banyan server` is the daemon, the
 // other verbs are its command-line tools. This package only parses flags and wires the
 // subsystems together; the logic lives in node, cluster and api.
 package main
