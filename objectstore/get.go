@@ -69,33 +69,77 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, opts GetOptio
 		return oi, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	rc := &objectReader{pr: pr, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(rc.done)
-		err := s.decodeRange(ctx, st, i, pw, off, length)
-		pw.CloseWithError(err)
-	}()
+	rc := &objectReader{ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	rc.decode = func(w io.Writer) error { return s.decodeRange(ctx, st, i, w, off, length) }
 	return oi, rc, nil
 }
 
-// objectReader is GetObject's reader; Close stops the decoder.
+// objectReader is GetObject's reader. Decoding starts at the first Read or
+// WriteTo. WriteTo (what io.Copy uses) decodes straight into the
+// destination on the caller's goroutine: each block goes out in one large
+// write from the decoder's own buffers. Read decodes in a goroutine into
+// a pipe instead. Close stops the decoder either way.
 type objectReader struct {
-	pr     *io.PipeReader
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	ctx     context.Context
+	cancel  context.CancelFunc
+	decode  func(w io.Writer) error
+	started bool
+	pr      *io.PipeReader
+	done    chan struct{}
+	once    sync.Once
 }
 
-func (r *objectReader) Read(p []byte) (int, error) { return r.pr.Read(p) }
+func (r *objectReader) Read(p []byte) (int, error) {
+	if !r.started {
+		r.started = true
+		pr, pw := io.Pipe()
+		r.pr = pr
+		go func() {
+			defer close(r.done)
+			pw.CloseWithError(r.decode(pw))
+		}()
+	}
+	return r.pr.Read(p)
+}
+
+// WriteTo implements io.WriterTo.
+func (r *objectReader) WriteTo(w io.Writer) (int64, error) {
+	if r.started {
+		// Already reading through the pipe: go on from there.
+		return io.Copy(w, struct{ io.Reader }{r})
+	}
+	r.started = true
+	defer close(r.done)
+	cw := &countingWriter{w: w}
+	err := r.decode(cw)
+	return cw.n, err
+}
 
 func (r *objectReader) Close() error {
 	r.once.Do(func() {
 		r.cancel()
-		r.pr.CloseWithError(errReaderClosed)
+		if !r.started {
+			r.started = true
+			close(r.done)
+			return
+		}
+		if r.pr != nil {
+			r.pr.CloseWithError(errReaderClosed)
+		}
 		<-r.done
 	})
 	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 var errReaderClosed = errors.New("objectstore: object reader closed")

@@ -18,8 +18,10 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/klauspost/reedsolomon"
 
 	"github.com/banyancloud/banyan/objectstore/placement"
@@ -50,13 +52,19 @@ func benchS3(args []string) error {
 			return fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
 		}
 	}
-	wbw, rbw, err := rawDisk(*dir, 512<<20)
-	if err != nil {
-		return fmt.Errorf("raw disk probe: %w", err)
+	// The best of three probes: a shared disk is noisy, and the aims are fractions of
+	// what the disk can do, so the disk gets the benefit of the doubt.
+	var wbw, rbw float64
+	for range 3 {
+		w, r, err := rawDisk(*dir, 512<<20)
+		if err != nil {
+			return fmt.Errorf("raw disk probe: %w", err)
+		}
+		wbw, rbw = max(wbw, w), max(rbw, r)
 	}
 	fmt.Printf("S3 on this machine, data in %s\n\n", *dir)
-	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential write, O_DIRECT, 4 MiB blocks", wbw)
-	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential read, O_DIRECT, 4 MiB blocks", rbw)
+	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential write, O_DIRECT, 4 MiB (best of 3)", wbw)
+	fmt.Printf("%-52s %10.0f MiB/s\n", "raw disk: sequential read, O_DIRECT, 4 MiB (best of 3)", rbw)
 
 	for _, setup := range []struct {
 		name         string
@@ -175,28 +183,54 @@ func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k,
 	}
 	body := make([]byte, 64<<20)
 	rand.Read(body)
-	start := time.Now()
-	for i := 0; i < objects; i++ {
-		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprintf("big%d", i)),
-			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-			return err
+	putAll := func(unsigned bool) error {
+		for i := 0; i < objects; i++ {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprintf("big%d", i)),
+				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}, func(o *s3.Options) {
+				if unsigned {
+					o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	start := time.Now()
+	if err := putAll(false); err != nil {
+		return err
 	}
 	put := float64(objects*64) / time.Since(start).Seconds()
+	start = time.Now()
+	if err := putAll(true); err != nil {
+		return err
+	}
+	putUnsigned := float64(objects*64) / time.Since(start).Seconds()
+	start = time.Now()
+	if err := multipartPut(ctx, c, "bench", "multipart", body, objects); err != nil {
+		return err
+	}
+	putMultipart := float64(objects*64) / time.Since(start).Seconds()
+	// A downloader writes what it reads to a file in large pieces; io.Discard's own
+	// ReadFrom would read the socket 8 KiB at a time and measure the client instead.
+	buf := make([]byte, 1<<20)
 	start = time.Now()
 	for i := 0; i < objects; i++ {
 		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bench"), Key: aws.String(fmt.Sprintf("big%d", i))})
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(io.Discard, out.Body); err != nil {
+		if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, out.Body, buf); err != nil {
 			return err
 		}
 		out.Body.Close()
 	}
 	get := float64(objects*64) / time.Since(start).Seconds()
-	stored := put * float64(k+m) / float64(k)
-	fmt.Printf("%-52s %10.0f MiB/s  (%.0f MiB/s with parity: %.0f%% of raw write)\n", "PUT 64 MiB objects, 1 client", put, stored, 100*stored/wbw)
+	withParity := func(v float64) float64 { return v * float64(k+m) / float64(k) }
+	fmt.Printf("%-52s %10.0f MiB/s  (%.0f MiB/s with parity: %.0f%% of raw write)\n", "PUT 64 MiB objects, 1 client, signed payload", put, withParity(put), 100*withParity(put)/wbw)
+	fmt.Printf("%-52s %10.0f MiB/s  (%.0f MiB/s with parity: %.0f%% of raw write)\n", "PUT 64 MiB objects, 1 client, UNSIGNED-PAYLOAD", putUnsigned, withParity(putUnsigned), 100*withParity(putUnsigned)/wbw)
+	fmt.Printf("%-52s %10.0f MiB/s  (%.0f MiB/s with parity: %.0f%% of raw write)\n", "PUT 64 MiB multipart, 8 MiB parts, 4 at a time", putMultipart, withParity(putMultipart), 100*withParity(putMultipart)/wbw)
 	fmt.Printf("%-52s %10.0f MiB/s  (%.0f%% of raw read)\n", "GET 64 MiB objects, 1 client", get, 100*get/rbw)
 
 	small := make([]byte, 4096)
@@ -252,6 +286,46 @@ func s3Runs(endpoint string, creds [2]string, objects int, dur time.Duration, k,
 		}
 		s := summarize(lat)
 		fmt.Printf("%-52s %10.0f ops/s  p50 %.2f ms  p99 %.2f ms\n", op+" 4 KiB objects, 16 clients", float64(len(lat))/dur.Seconds(), ms(s.p50), ms(s.p99))
+	}
+	return nil
+}
+
+// multipartPut uploads body n times as multipart uploads of 8 MiB parts, four parts in
+// flight, as aws-cli's transfer manager does (it would use ten threads; two cores do not
+// gain from more).
+func multipartPut(ctx context.Context, c *s3.Client, bucket, prefix string, body []byte, n int) error {
+	const partSize = 8 << 20
+	for i := 0; i < n; i++ {
+		key := aws.String(fmt.Sprintf("%s%d", prefix, i))
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: key})
+		if err != nil {
+			return err
+		}
+		parts := make([]types.CompletedPart, (len(body)+partSize-1)/partSize)
+		errs := make(chan error, len(parts))
+		sem := make(chan struct{}, 4)
+		for p := range parts {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				chunk := body[p*partSize : min(len(body), (p+1)*partSize)]
+				out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: key, UploadId: up.UploadId,
+					PartNumber: aws.Int32(int32(p + 1)), Body: bytes.NewReader(chunk), ContentLength: aws.Int64(int64(len(chunk)))})
+				if err == nil {
+					parts[p] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(p + 1))}
+				}
+				errs <- err
+			}()
+		}
+		for range parts {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+		if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: key, UploadId: up.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func runServer(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var cfg node.Config
 	var disks stringList
-	var logLevel string
+	var logLevel, pprofAddr string
 	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "folder holding this box's state")
 	fs.StringVar(&cfg.BindAddr, "bind", "", "IP address to listen on (default: as stored, else all interfaces)")
 	fs.StringVar(&cfg.Name, "name", "", "node name, fixed at first start (default: the hostname, plus the bind IP if given)")
@@ -45,6 +45,7 @@ func runServer(args []string) error {
 	fs.IntVar(&cfg.APIPort, "api-port", 0, "AWS API port (default 8773)")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 0, "AWS API port for HTTPS with the cluster CA's certificate (default 8443)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,12 @@ func runServer(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+
+	if pprofAddr != "" {
+		if err := servePprof(pprofAddr); err != nil {
+			return err
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -192,10 +192,7 @@ func TestCrashDuringDeletes(t *testing.T) {
 		if _, err := l.StatVolume(bg, "b"); !errors.Is(err, ErrVolumeNotFound) {
 			t.Fatalf("bucket after crash: %v", err)
 		}
-		l.bg.Wait()
-		if ents := dirEntries(t, l.trash); len(ents) != 0 {
-			t.Fatalf("trash keeps %v", ents)
-		}
+		waitTrashEmpty(t, l)
 	})
 }
 

@@ -201,3 +201,20 @@ func eventually(t testing.TB, cond func() bool, format string, args ...any) {
 		}
 	}
 }
+
+// waitTrashEmpty waits (up to 10 s) for the background emptier to clear
+// the disk's trash.
+func waitTrashEmpty(t *testing.T, l *Local) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ents := dirEntries(t, l.trash)
+		if len(ents) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trash keeps %v", ents)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -42,7 +42,9 @@ type Local struct {
 	seed    maphash.Seed
 	stripes [256]sync.Mutex
 
-	bg sync.WaitGroup // emptying the trash left by an earlier run
+	bg        sync.WaitGroup // emptyTrash
+	emptier   chan struct{}  // kicks emptyTrash; closed by Close
+	closeOnce sync.Once
 
 	// crash, when set by a test, is asked at each kill point and makes the
 	// operation stop there as if the process had died: no cleanup runs.
@@ -175,25 +177,43 @@ func (l *Local) resetStaging() error {
 	if err := mkdirSync(l.tmp, l.sys); err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(l.trash)
-	if err != nil {
-		return err
-	}
-	if len(ents) > 0 {
-		l.bg.Add(1)
-		go func() {
-			defer l.bg.Done()
-			for _, e := range ents {
-				os.RemoveAll(filepath.Join(l.trash, e.Name()))
-			}
-		}()
-	}
+	l.emptier = make(chan struct{}, 1)
+	l.bg.Add(1)
+	go l.emptyTrash()
+	l.kickTrash()
 	return nil
 }
 
-// Close releases the disk for another process, after the trash left by an
-// earlier run is gone. The Local must not be used afterwards.
+// emptyTrash deletes what is in the trash whenever kicked, one entry at a
+// time, until Close. Deleting a large shard file takes milliseconds of the
+// filesystem's time; doing it here keeps it off the write path of the PUT
+// that replaced the object.
+func (l *Local) emptyTrash() {
+	defer l.bg.Done()
+	for range l.emptier {
+		ents, _ := os.ReadDir(l.trash)
+		for _, e := range ents {
+			os.RemoveAll(filepath.Join(l.trash, e.Name()))
+		}
+	}
+}
+
+// kickTrash asks emptyTrash for a pass (at most one waits).
+func (l *Local) kickTrash() {
+	select {
+	case l.emptier <- struct{}{}:
+	default:
+	}
+}
+
+// Close releases the disk for another process, after the trash pass under
+// way has ended (what is left is deleted at the next open). The Local must not be used afterwards.
 func (l *Local) Close() error {
+	l.closeOnce.Do(func() {
+		if l.emptier != nil {
+			close(l.emptier)
+		}
+	})
 	l.bg.Wait()
 	return l.lock.Close()
 }
@@ -242,7 +262,8 @@ func (l *Local) stripe(bucket, object string) *sync.Mutex {
 func (l *Local) trashPath() string { return filepath.Join(l.trash, newUUID()) }
 
 // discard moves path to the trash (one rename: the path is gone at once and
-// for good, even if the process dies while deleting) and deletes it there.
+// for good, even if the process dies while deleting) and leaves the
+// deleting to emptyTrash.
 func (l *Local) discard(path string) error {
 	t := l.trashPath()
 	if err := os.Rename(path, t); err != nil {
@@ -251,5 +272,6 @@ func (l *Local) discard(path string) error {
 		}
 		return err
 	}
-	return os.RemoveAll(t)
+	l.kickTrash()
+	return nil
 }

@@ -1,7 +1,9 @@
 package disk
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,10 +86,7 @@ func TestOpenClearsStagingAndTrash(t *testing.T) {
 	if ents := dirEntries(t, l.tmp); len(ents) != 0 {
 		t.Fatalf("staging keeps %v", ents)
 	}
-	l.bg.Wait()
-	if ents := dirEntries(t, l.trash); len(ents) != 0 {
-		t.Fatalf("trash keeps %v", ents)
-	}
+	waitTrashEmpty(t, l)
 }
 
 func TestInfoNoticesALostDisk(t *testing.T) {
@@ -133,5 +132,35 @@ func TestOrphansAreSwept(t *testing.T) {
 	}
 	if got := readShardData(t, l, "b", "k", v); string(got) != "x" {
 		t.Fatal("a referenced data dir was swept")
+	}
+}
+
+// Large staged files go through O_DIRECT with an unaligned tail through the
+// page cache; every size around the boundaries must come back byte for byte,
+// and a stream that is short or long for its declared size must fail.
+func TestCreateFileDirectAndBuffered(t *testing.T) {
+	l := mustOpenLocalAt(t, t.TempDir())
+	mustMakeVolume(t, l, "b")
+	for i, size := range []int{directMin - 1, directMin, directMin + 3*directAlign, directMin + 12345, 3*copyBufSize + 1, 9 << 20} {
+		data := randBytes(uint64(i), size)
+		name := fmt.Sprintf("up%d/part.1", i)
+		must(t, l.CreateFile(bg, "b", name, int64(size), bytes.NewReader(data)))
+		got, err := os.ReadFile(filepath.Join(l.tmp, name))
+		must(t, err)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: staged file differs (%d bytes back)", size, len(got))
+		}
+	}
+	data := randBytes(9, directMin+100)
+	if err := l.CreateFile(bg, "b", "short/part.1", int64(len(data))+1, bytes.NewReader(data)); !errors.Is(err, ErrSizeMismatch) {
+		t.Fatalf("short stream: %v", err)
+	}
+	if err := l.CreateFile(bg, "b", "long/part.1", int64(len(data))-1, bytes.NewReader(data)); !errors.Is(err, ErrSizeMismatch) {
+		t.Fatalf("long stream: %v", err)
+	}
+	for _, name := range []string{"short/part.1", "long/part.1"} {
+		if _, err := os.Stat(filepath.Join(l.tmp, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left behind: %v", name, err)
+		}
 	}
 }
