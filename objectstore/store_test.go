@@ -2,12 +2,12 @@ package objectstore
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
