@@ -151,8 +151,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// defaultScheme is the scheme of new objects of class on the current map.
-func (s *Store) defaultScheme(topo *placement.Topology, class string) (erasure.Scheme, error) {
+// schemeFor is the scheme of new objects of class in bucket on topo.
+func (s *Store) schemeFor(topo *placement.Topology, bucket, class string) (erasure.Scheme, error) {
 	c, err := placement.ParseStorageClass(class)
 	if err != nil {
 		c = placement.Standard
@@ -179,7 +179,7 @@ func (s *Store) placeNew(bucket, key, class string) (erasureSet, error) {
 	if topo == nil {
 		return erasureSet{}, fmt.Errorf("%w: no disk map", ErrWriteQuorum)
 	}
-	sc, err := s.defaultScheme(topo, class)
+	sc, err := s.schemeFor(topo, bucket, class)
 	if err != nil {
 		return erasureSet{}, err
 	}
