@@ -35,12 +35,15 @@ func (r HealResult) Healed() bool { return r.MetadataWritten > 0 || r.ShardsRebu
 
 // HealStatus is the healer's counters, for `banyan status` and metrics.
 type HealStatus struct {
-	Queued          int       // objects waiting in the heal-on-read queue
-	Dropped         int64     // heal requests dropped because the queue was full
-	ObjectsHealed   int64     // objects that needed and got a repair
-	BytesHealed     int64     // shard bytes written by repairs
-	Failures        int64     // heal attempts that failed
-	ObjectsScanned  int64     // objects looked at by the scanner, all scans
+	Queued         int   // objects waiting in the heal-on-read queue
+	Dropped        int64 // heal requests dropped because the queue was full
+	ObjectsHealed  int64 // objects that needed and got a repair
+	BytesHealed    int64 // shard bytes written by repairs
+	Failures       int64 // heal attempts that failed
+	ObjectsScanned int64 // objects looked at by the scanner, all scans
+	// VersionsMoved counts versions moved off Draining or Removed disks (or
+	// re-encoded because their scheme no longer fits the map).
+	VersionsMoved   int64
 	LastScanStarted time.Time // zero before the first scan
 	LastScanEnded   time.Time // zero until a scan completes
 }
@@ -49,6 +52,7 @@ type healRequest struct{ bucket, key string }
 
 type healCounters struct {
 	dropped, healed, bytes, failures, scanned atomic.Int64
+	relocated                                 atomic.Int64
 	mu                                        sync.Mutex
 	scanStart, scanEnd                        time.Time
 	pending                                   sync.Map // bucket/key -> struct{}
@@ -62,6 +66,7 @@ func (s *Store) HealStatus() HealStatus {
 	return HealStatus{
 		Queued: len(s.healCh), Dropped: c.dropped.Load(), ObjectsHealed: c.healed.Load(),
 		BytesHealed: c.bytes.Load(), Failures: c.failures.Load(), ObjectsScanned: c.scanned.Load(),
+		VersionsMoved:   c.relocated.Load(),
 		LastScanStarted: c.scanStart, LastScanEnded: c.scanEnd,
 	}
 }
@@ -128,15 +133,8 @@ func (s *Store) healObject(ctx context.Context, bucket, key string, lim *limiter
 		return res, err
 	}
 	// Read the disks the versions record too, if the map has moved on.
-	extra := false
-	for _, v := range st.versions {
-		for _, id := range v.Erasure.Disks {
-			if !contains(ids, id) {
-				ids, extra = append(ids, id), true
-			}
-		}
-	}
-	if extra {
+	if more := st.unasked(); len(more) > 0 {
+		ids = append(ids, more...)
 		if st, err = s.readObjectFrom(ctx, bucket, key, ids, s.readQuorumDefault()); err != nil {
 			return res, err
 		}
@@ -146,12 +144,19 @@ func (s *Store) healObject(ctx context.Context, bucket, key string, lim *limiter
 		pos[dm.id] = i
 	}
 	var errs []error
+	topo := s.disks.Topology()
+	var move []int
 	for i := range st.versions {
 		v := &st.versions[i]
 		if lim != nil {
 			if err := lim.wait(ctx, v.Size); err != nil {
 				return res, err
 			}
+		}
+		if topo != nil && needsRelocation(topo, v) {
+			// Rebuilt on its new set instead (below), from what is readable.
+			move = append(move, i)
+			continue
 		}
 		if err := s.healVersion(ctx, st, i, pos, &res); err != nil {
 			errs = append(errs, err)
@@ -192,6 +197,11 @@ func (s *Store) healObject(ctx context.Context, bucket, key string, lim *limiter
 			continue
 		}
 		res.MetadataWritten++
+	}
+	for _, i := range move {
+		if err := s.relocateVersion(ctx, topo, st, i, &res); err != nil {
+			errs = append(errs, fmt.Errorf("moving %s/%s off retiring disks: %w", bucket, key, err))
+		}
 	}
 	return res, errors.Join(errs...)
 }
@@ -426,20 +436,47 @@ func (l *limiter) wait(ctx context.Context, n int64) error {
 // every object it finds, verifying shard files end to end, at most
 // bytesPerSec bytes of objects per second (<= 0: unthrottled). It returns
 // when ctx ends.
+//
+// A change of the disk map (a disk drained or removed, a box added) starts
+// the next scan at once instead of at the end of the interval, so that
+// versions leave retiring disks promptly.
 func (s *Store) RunScanner(ctx context.Context, interval time.Duration, bytesPerSec int64) error {
 	lim := &limiter{rate: float64(bytesPerSec)}
 	for {
+		version := s.mapVersion()
 		if err := s.scan(ctx, lim); err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		next := time.NewTimer(interval)
+		poll := time.NewTicker(mapPoll)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				next.Stop()
+				poll.Stop()
+				return ctx.Err()
+			case <-next.C:
+				break wait
+			case <-poll.C:
+				if s.mapVersion() != version {
+					break wait
+				}
+			}
 		}
+		next.Stop()
+		poll.Stop()
 	}
+}
+
+// mapPoll is how often the scanner looks for a new disk map between scans.
+var mapPoll = 5 * time.Second
+
+func (s *Store) mapVersion() uint64 {
+	if topo := s.disks.Topology(); topo != nil {
+		return topo.Version()
+	}
+	return 0
 }
 
 // ScanOnce runs one unthrottled scan of every bucket and returns the

@@ -68,7 +68,37 @@ func (s *Store) readObject(ctx context.Context, bucket, key string) (*objectStat
 	if err != nil {
 		return nil, err
 	}
-	return s.readObjectFrom(ctx, bucket, key, ids, s.readQuorumDefault())
+	st, err := s.readObjectFrom(ctx, bucket, key, ids, s.readQuorumDefault())
+	if err != nil {
+		return nil, err
+	}
+	if more := st.unasked(); len(more) > 0 {
+		// The map moved since some version was written (a disk is being
+		// drained, the scheme changed): its set is not all among the
+		// candidates. Ask the disks it records, so it is agreed on with
+		// every holder rather than missed.
+		return s.readObjectFrom(ctx, bucket, key, append(ids, more...), s.readQuorumDefault())
+	}
+	return st, nil
+}
+
+// unasked lists the disks that versions on the answering disks record in
+// their sets but that were not asked.
+func (st *objectState) unasked() []string {
+	var more []string
+	for _, dm := range st.disks {
+		if dm.meta == nil {
+			continue
+		}
+		for _, v := range dm.meta.Versions {
+			for _, id := range v.Erasure.Disks {
+				if !contains(more, id) && !slices.ContainsFunc(st.disks, func(d diskMeta) bool { return d.id == id }) {
+					more = append(more, id)
+				}
+			}
+		}
+	}
+	return more
 }
 
 func (s *Store) readObjectFrom(ctx context.Context, bucket, key string, ids []string, need int) (*objectState, error) {

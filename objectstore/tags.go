@@ -6,11 +6,26 @@ import (
 	"github.com/banyancloud/banyan/objectstore/disk"
 )
 
-// PutObjectTags implements ObjectLayer. Tags live in the version's
-// metadata on every disk of its set, so each disk's metadata file is
-// rewritten with the version's new tags (its own shard index and inline
-// shard kept).
+// PutObjectTags implements ObjectLayer.
 func (s *Store) PutObjectTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (ObjectInfo, error) {
+	return s.updateVersion(ctx, bucket, key, versionID, "tagging", func(v *disk.Version) { setTags(v, tags) })
+}
+
+// PutObjectHeader implements ObjectLayer.
+func (s *Store) PutObjectHeader(ctx context.Context, bucket, key, versionID, name, value string) (ObjectInfo, error) {
+	return s.updateVersion(ctx, bucket, key, versionID, "updating", func(v *disk.Version) {
+		if v.Sys == nil {
+			v.Sys = map[string]string{}
+		}
+		v.Sys[sysHeader+name] = value
+	})
+}
+
+// updateVersion changes a version's descriptive metadata in place (no new
+// version, no data rewritten). It lives in the version's metadata on every
+// disk of its set, so each disk's metadata file is rewritten with the
+// change applied (its own shard index and inline shard kept).
+func (s *Store) updateVersion(ctx context.Context, bucket, key, versionID, what string, update func(v *disk.Version)) (ObjectInfo, error) {
 	unlock, err := s.lockObject(ctx, bucket, key)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -44,15 +59,15 @@ func (s *Store) PutObjectTags(ctx context.Context, bucket, key, versionID string
 		}
 		for j := range m.Versions {
 			if versionKey(&m.Versions[j]) == want {
-				setTags(&m.Versions[j], tags)
+				update(&m.Versions[j])
 				return d.WriteMetadata(ctx, bucket, key, m)
 			}
 		}
 		return disk.ErrVersionNotFound
 	})
-	if err := s.quorumErr(errs, v.Erasure.Scheme().WriteQuorum(), ErrWriteQuorum, "tagging "+bucket+"/"+key); err != nil {
+	if err := s.quorumErr(errs, v.Erasure.Scheme().WriteQuorum(), ErrWriteQuorum, what+" "+bucket+"/"+key); err != nil {
 		return ObjectInfo{}, err
 	}
-	setTags(&v, tags)
+	update(&v)
 	return objectInfo(bucket, key, &v, i == 0), nil
 }

@@ -33,6 +33,9 @@ type ObjectLayer interface {
 	DeleteObject(ctx context.Context, bucket, key string, opts DeleteOptions) (ObjectInfo, error)
 	// PutObjectTags replaces the tags of a version (PutObjectTagging, DeleteObjectTagging).
 	PutObjectTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (ObjectInfo, error)
+	// PutObjectHeader sets one stored header of a version (ObjectInfo.Headers)
+	// in place, without making a new version (PutObjectAcl's canned ACL).
+	PutObjectHeader(ctx context.Context, bucket, key, versionID, name, value string) (ObjectInfo, error)
 
 	// ListObjects lists the latest versions that are not delete markers, in key order,
 	// strongly consistent with every acknowledged write.

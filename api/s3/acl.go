@@ -149,17 +149,35 @@ func (q *request) getObjectACL() error {
 	return q.writeACL(b.Owner, info.Headers[aclHeader])
 }
 
-// putObjectACL is not served: the object layer has no metadata-only update, and
-// rewriting the object to change its ACL would make a new version.
+// putObjectACL sets a version's canned ACL (x-amz-acl) in place, as S3 does: no new
+// version. Explicit grant lists are not supported.
 func (q *request) putObjectACL() error {
 	b, err := q.loadBucket()
 	if err != nil {
 		return err
 	}
-	if err := q.authorize(b, "s3:PutObjectAcl", objectARN(b.Name, q.key), nil); err != nil {
+	acl, err := q.cannedACL()
+	if err != nil {
 		return err
 	}
-	return errNotImplemented.WithMessage("PutObjectAcl is not supported; set x-amz-acl when the object is written.")
+	versionID := q.q.Get("versionId")
+	action := "s3:PutObjectAcl"
+	if versionID != "" {
+		action = "s3:PutObjectVersionAcl"
+	}
+	if err := q.authorize(b, action, objectARN(b.Name, q.key), aclContext(acl)); err != nil {
+		return err
+	}
+	if acl == "" {
+		return errNotImplemented.WithMessage("Only canned ACLs (the x-amz-acl header) are supported.")
+	}
+	info, err := q.f.objects.PutObjectHeader(q.r.Context(), b.Name, q.key, versionID, aclHeader, acl)
+	if err != nil {
+		return err
+	}
+	setVersionHeader(q.w.Header(), info.VersionID)
+	q.w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func aclContext(acl string) map[string][]string {

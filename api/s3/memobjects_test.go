@@ -360,6 +360,20 @@ func (m *memObjects) PutObjectTags(_ context.Context, bucket, key, versionID str
 	return v.info, nil
 }
 
+func (m *memObjects) PutObjectHeader(_ context.Context, bucket, key, versionID, name, value string) (objectstore.ObjectInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, err := m.find(bucket, key, versionID)
+	if err != nil {
+		return objectstore.ObjectInfo{}, err
+	}
+	if v.info.Headers == nil {
+		v.info.Headers = map[string]string{}
+	}
+	v.info.Headers[name] = value
+	return v.info, nil
+}
+
 // walk lists entries (keys) in order after marker, folding keys into common prefixes
 // by delimiter; emit returns false when the page is full.
 func walk(keys []string, prefix, delimiter, marker string, emit func(key string, commonPrefix bool) bool) (truncated bool) {

@@ -103,6 +103,29 @@ func TestAnonymousAndPolicies(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Fatalf("private object in a public-read bucket: %d", resp.StatusCode)
 	}
+	// PutObjectAcl changes the ACL of the object in place, both ways; grant lists are
+	// not supported.
+	if _, err := c.PutObjectAcl(ctx, &sdks3.PutObjectAclInput{Bucket: aws.String("pub"), Key: aws.String("doc.txt"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = e.raw("GET", "/pub/doc.txt", nil, nil)
+	if resp.StatusCode != 200 || string(body) != "public words" {
+		t.Fatalf("anonymous GET after PutObjectAcl public-read: %d %s", resp.StatusCode, body)
+	}
+	if _, err := c.PutObjectAcl(ctx, &sdks3.PutObjectAclInput{Bucket: aws.String("pub"), Key: aws.String("doc.txt"), ACL: types.ObjectCannedACLPrivate}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ = e.raw("GET", "/pub/doc.txt", nil, nil); resp.StatusCode != 403 {
+		t.Fatalf("anonymous GET after PutObjectAcl private: %d", resp.StatusCode)
+	}
+	_, err = c.PutObjectAcl(ctx, &sdks3.PutObjectAclInput{Bucket: aws.String("pub"), Key: aws.String("doc.txt"),
+		AccessControlPolicy: &types.AccessControlPolicy{Owner: &types.Owner{ID: aws.String("x")}}})
+	if err == nil || !strings.Contains(err.Error(), "NotImplemented") {
+		t.Fatalf("PutObjectAcl with a grant list: %v", err)
+	}
+	if _, err := c.PutObjectAcl(ctx, &sdks3.PutObjectAclInput{Bucket: aws.String("pub"), Key: aws.String("missing"), ACL: types.ObjectCannedACLPublicRead}); err == nil || !strings.Contains(err.Error(), "NoSuchKey") {
+		t.Fatalf("PutObjectAcl on a missing key: %v", err)
+	}
 	// Anonymous callers may not list buckets or create them.
 	resp, _ = e.raw("GET", "/", nil, nil)
 	if resp.StatusCode != 403 {

@@ -21,6 +21,7 @@ Usage:
   banyan credentials [--account ID] [--data-dir DIR]
   banyan account create NAME [--data-dir DIR]
   banyan heal [--data-dir DIR]
+  banyan disk list | drain|remove|online (DISK-ID...|--node NAME) [--data-dir DIR]
   banyan version
 
 Run 'banyan COMMAND --help' for a command's flags.
@@ -38,6 +39,8 @@ func main() {
 		err = runServer(args)
 	case "status":
 		err = runStatus(args)
+	case "disk":
+		err = runDisk(args)
 	case "token":
 		err = runToken(args)
 	case "setting", "settings":

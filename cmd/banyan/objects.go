@@ -63,6 +63,7 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 	})
 	registerHealMetrics(srv.Registry, store)
 	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
+	serveDisks(srv, store)
 	srv.Cluster.HandleRPC("POST "+healPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := store.ScanOnce(r.Context())
 		resp := healResponse{Status: store.HealStatus()}
