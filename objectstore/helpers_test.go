@@ -28,7 +28,11 @@ type testCluster struct {
 	node   map[string]string
 }
 
-func (c *testCluster) Topology() *placement.Topology { return c.topo }
+func (c *testCluster) Topology() *placement.Topology {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.topo
+}
 
 func (c *testCluster) Disk(id string) disk.Disk {
 	c.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/banyancloud/banyan/objectstore/disk"
 	"github.com/banyancloud/banyan/objectstore/placement"
@@ -177,5 +178,36 @@ func TestRemovedBoxIsRebuiltElsewhere(t *testing.T) {
 	c.mend()
 	for _, id := range gone {
 		c.set(id, nil)
+	}
+}
+
+// The background scanner does not wait out its interval when the disk map
+// changes: a drain starts moving objects within a poll.
+func TestScannerStartsOnMapChange(t *testing.T) {
+	defer func(p time.Duration) { mapPoll = p }(mapPoll)
+	mapPoll = 20 * time.Millisecond
+	c := newCluster(t, 3, 2)
+	s := newTestStore(t, c, Options{})
+	objs := putRelocationSet(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.RunScanner(ctx, time.Hour, 0) }()
+	defer func() { cancel(); <-done }()
+	waitUntil(t, 10*time.Second, "the first scan", func() bool { return !s.HealStatus().LastScanEnded.IsZero() })
+
+	victim := c.ids[2]
+	c.retire(t, placement.Draining, victim)
+	waitUntil(t, 30*time.Second, "the drained disk to empty", func() bool { return len(holdsAnything(t, c.locals[victim])) == 0 })
+	checkRelocationSet(t, s, objs)
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
