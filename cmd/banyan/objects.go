@@ -144,5 +144,6 @@ func registerHealMetrics(reg *prometheus.Registry, store *objectstore.Store) {
 		counter("healed_bytes_total", "Shard bytes written by repairs.", func(h objectstore.HealStatus) int64 { return h.BytesHealed }),
 		counter("heal_failures_total", "Heal attempts that failed.", func(h objectstore.HealStatus) int64 { return h.Failures }),
 		counter("scanned_objects_total", "Objects checked by the scanner.", func(h objectstore.HealStatus) int64 { return h.ObjectsScanned }),
+		counter("moved_versions_total", "Versions moved off draining or removed disks.", func(h objectstore.HealStatus) int64 { return h.VersionsMoved }),
 	)
 }
