@@ -286,14 +286,14 @@ func (s *Store) openShards(ctx context.Context, bucket, key string, v *disk.Vers
 			mu.Unlock()
 			return
 		}
-		f, _, err := d.OpenFile(ctx, bucket, key, v.DataDir, part)
+		f, size, err := d.OpenFile(ctx, bucket, key, v.DataDir, part)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
 			missing = true
 			return
 		}
-		files[shard] = f
+		files[shard] = withReadAhead(f, size)
 	})
 	return files, missing
 }
