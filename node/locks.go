@@ -141,17 +141,41 @@ func (l *Locks) Lock(ctx context.Context, name string) (func(), error) {
 // lockers are the RPC addresses of every registered box, alive or not: a majority of
 // all of them is needed, so two halves of a partition cannot both hold a lock. Boxes
 // gossip reports dead are listed as "" and not asked, so no lock waits on a timeout.
+// A box whose disks were all removed for good (`banyan disk remove --node`) is no
+// longer counted: the operator has said it will not return.
 func (l *Locks) lockers() []string {
 	nodes, err := l.node.State().Nodes()
 	if err != nil || len(nodes) == 0 {
 		return []string{l.node.Addr()}
 	}
+	removed := removedBoxes(l.node.State())
 	var out []string
 	for _, n := range nodes {
+		if removed[n.Name] && n.Name != l.node.Name() {
+			continue
+		}
 		if l.node.MemberAlive(n.Name) {
 			out = append(out, n.Addr)
 		} else {
 			out = append(out, "")
+		}
+	}
+	return out
+}
+
+// removedBoxes names the boxes that have disks and whose every disk is Removed.
+func removedBoxes(st *state.Store) map[string]bool {
+	disks, _, err := st.DiskMap()
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, d := range disks {
+		if _, seen := out[d.Node]; !seen {
+			out[d.Node] = true
+		}
+		if d.State != state.DiskRemoved {
+			out[d.Node] = false
 		}
 	}
 	return out
