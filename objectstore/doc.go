@@ -68,11 +68,14 @@
 //
 // # Multipart uploads
 //
-// An upload lives on the set its object will use: its record and one record per part
-// in the reserved volume multipartVolume, and the parts' shard files staged on each disk
-// as "<upload ID>/part.N" as they arrive. Complete checks the list and commits one
-// version with RenameData of the staging directory, so no part is read or encoded twice.
-// See multipart.go for what a box restart does to uploads in progress.
+// An upload lives on the set its object will use: its record, an index by upload ID and
+// one record per part in the reserved volume multipartVolume, and the parts' shard files
+// staged on each disk as "uploads/<upload ID>/part.N" as they arrive, in the staging area
+// a disk keeps across restarts. Complete checks the list and commits one version with
+// RenameData of the staging directory, so no part is read or encoded twice. Upload
+// records are named by key, then by upload ID (which begins with the initiation time), so
+// ListMultipartUploads streams one walk a page at a time. See multipart.go for restarts,
+// crashes and the sweep of what finished uploads leave behind.
 //
 // # Healing
 //

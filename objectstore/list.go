@@ -149,9 +149,9 @@ func (m *merger) close() {
 	}
 }
 
-// check fails when so many walks failed that an acknowledged key could
-// be missing from the listing.
-func (s *Store) checkWalks(m *merger, what string) error {
+// check fails when so many walks of volume failed that an acknowledged
+// key could be missing from the listing.
+func (s *Store) checkWalks(m *merger, volume, what string) error {
 	failed := 0
 	var errs []error
 	for _, ws := range m.streams {
@@ -166,8 +166,8 @@ func (s *Store) checkWalks(m *merger, what string) error {
 	topo := s.disks.Topology()
 	allowed := 0
 	if topo != nil {
-		if sc, _, err := topo.ChooseScheme(); err == nil {
-			allowed = sc.Parity
+		if _, tolerance, err := s.lookupSize(topo, volume); err == nil {
+			allowed = tolerance
 		}
 	}
 	if failed > allowed {
@@ -219,7 +219,7 @@ func (it *keyIter) next() (string, []disk.Version, bool) {
 	for {
 		key, metas, ok := it.m.next()
 		if !ok {
-			it.err = it.s.checkWalks(it.m, "listing")
+			it.err = it.s.checkWalks(it.m, it.volume, "listing")
 			return "", nil, false
 		}
 		vs, _, stale := agree(metas, it.m.ids(), it.m.down)

@@ -3,8 +3,9 @@ package objectstore
 import (
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,23 +23,47 @@ import (
 // become, outside Raft, in two places on each disk:
 //
 //   - the records, in the reserved volume multipartVolume (a name no S3
-//     bucket can have): "u/<bucket>/<hash of key>/<upload ID>" holds the
-//     upload (key, options, initiation time) and "p/<upload ID>/<part>"
-//     one record per uploaded part (size, ETag, checksums). Records are
-//     small inline versions, written and agreed on like objects, so
-//     ListParts and ListMultipartUploads are quorum listings. A disk has a
-//     part's record only if it also took the part's shard file, which is
-//     what lets Complete know, per disk, whether it holds every part.
-//   - the shard files, staged by CreateFile as "<upload ID>/part.N" in
-//     each disk's staging area as the parts arrive, erasure-coded once.
-//     Complete commits the version by RenameData of the directory
-//     "<upload ID>", so no part is read or re-encoded again.
+//     bucket can have). Records are small inline versions, written and
+//     agreed on like objects, so ListParts and ListMultipartUploads are
+//     quorum listings.
+//     "u/<bucket>/<key>\x00\x01<upload ID>" is the upload (key, options,
+//     initiation time). The key is written with each NUL as
+//     "\x00\x02", so that "\x00\x01" sorts below anything that can follow
+//     a key inside a longer one: a walk of "u/<bucket>/" yields the uploads
+//     by key and, within a key, by upload ID, which is S3's order because
+//     upload IDs begin with their initiation time (newUploadID). A listing
+//     streams that walk, one page at a time.
+//     "x/<upload ID>" is the upload's index: the name of its record. A
+//     staging directory is known by its upload ID alone; the index is how
+//     the sweep gets from it to the record.
+//     "p/<upload ID>/<part>" is one record per uploaded part (size, ETag,
+//     checksums). A disk has a part's record only if it also holds that
+//     part's shard file, which is what lets Complete know, per disk,
+//     whether it holds every part; a re-upload removes the part's record
+//     from each disk before it replaces the file there.
+//   - the shard files, staged by CreateFile as "uploads/<upload ID>/part.N"
+//     (disk.UploadsPrefix) in each disk's kept staging area as the parts
+//     arrive, erasure-coded once. Complete commits the version by
+//     RenameData of the directory "uploads/<upload ID>", so no part is read
+//     or re-encoded again.
 //
-// Limitation: a disk clears its staging area when it is opened, so a box
-// that restarts loses its shards of uploads in progress. Complete then
-// commits on the disks that still hold every part (a write quorum is
-// needed) and the healer rebuilds the rest; if too many boxes restarted
-// the upload must be started again.
+// A box that restarts keeps its shards of the uploads in progress: the
+// kept staging area survives a restart, and a crash leaves a part file
+// either complete and fsynced or absent (the disk writes it under a
+// temporary name and renames it into place), never half written under its
+// name. A part's record is written only after its file is durable on that
+// disk, so a record always describes the file beside it. A part that was
+// streaming when the box died has no record on that disk and is not used
+// there; Complete needs a write quorum of disks holding every listed part,
+// as before, and the healer rebuilds the rest.
+//
+// The index is written before the upload record and removed after it;
+// Complete and Abort remove the upload record first, then the part
+// records, the staging directories and the index. Whatever a crash, a down
+// disk or a part racing Complete leaves behind is found by
+// sweepOrphanParts, which deletes a staging directory only when its
+// upload's record is agreed, by a read quorum of the upload's set, not to
+// exist.
 
 // multipartVolume holds upload and part records on every disk.
 const multipartVolume = "_banyan-multipart"
@@ -48,10 +73,26 @@ const minPartSize = 5 << 20
 
 func uploadPrefix(bucket string) string { return "u/" + bucket + "/" }
 
+// keyEnd ends the key inside an upload record's name; NULs of the key
+// are written as "\x00\x02" (recordKeyPart), so it sorts below every
+// continuation of the key.
+const keyEnd = "\x00\x01"
+
+// recordKeyPart is key as it appears in upload record names: byte order
+// of the results is the byte order of the keys, also when one key is a
+// prefix of another.
+func recordKeyPart(key string) string { return strings.ReplaceAll(key, "\x00", "\x00\x02") }
+
 func uploadRecordKey(bucket, key, uploadID string) string {
-	h := sha256.Sum256([]byte(bucket + "/" + key))
-	return uploadPrefix(bucket) + hex.EncodeToString(h[:16]) + "/" + uploadID
+	return uploadPrefix(bucket) + recordKeyPart(key) + keyEnd + uploadID
 }
+
+// uploadIDOf is the upload ID at the end of an upload record's name.
+func uploadIDOf(recordKey string) string {
+	return recordKey[strings.LastIndex(recordKey, keyEnd)+len(keyEnd):]
+}
+
+func indexKey(uploadID string) string { return "x/" + uploadID }
 
 func partPrefix(uploadID string) string { return "p/" + uploadID + "/" }
 
@@ -59,11 +100,40 @@ func partRecordKey(uploadID string, n int) string {
 	return fmt.Sprintf("%s%05d", partPrefix(uploadID), n)
 }
 
+// stagingDir is where an upload's shard files wait on each disk;
+// partPath is part n's file there.
+func stagingDir(uploadID string) string { return disk.UploadsPrefix + uploadID }
+
+func partPath(uploadID string, n int) string {
+	return stagingDir(uploadID) + "/part." + strconv.Itoa(n)
+}
+
 const (
 	sysMPKey    = "mp:key"
 	sysMPOpts   = "mp:opts"
-	sysMPUpload = "mp:upload" // on a part record: its upload record's key
+	sysMPUpload = "mp:upload" // on a part record and the index: the upload record's name
 )
+
+// newUploadID issues an upload ID in the form of a UUID (isUUIDish) whose
+// first 8 bytes are t in Unix nanoseconds and whose other 8 are random.
+// Byte order of IDs is then the order the uploads began: strictly for one
+// node (t comes from Store.now), as far as clocks agree across nodes.
+func newUploadID(t time.Time) string {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixNano()))
+	rand.Read(u[8:])
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
 
 // upload is an upload's record as agreed by its set.
 type upload struct {
@@ -91,18 +161,30 @@ func (s *Store) NewMultipartUpload(ctx context.Context, bucket, key string, opts
 	if err != nil {
 		return "", err
 	}
-	id := newUUID()
-	c := &commitReq{
-		bucket: multipartVolume, key: uploadRecordKey(bucket, key, id), set: set, keepID: true,
-		v: disk.Version{Sys: map[string]string{sysMPKey: key, sysMPOpts: string(js)}},
-	}
-	if c.inline, err = encodeInline(ctx, nil, set.scheme); err != nil {
+	id := newUploadID(s.now(time.Time{}))
+	rk := uploadRecordKey(bucket, key, id)
+	// The index first: a record never exists without it.
+	if err := s.putRecord(ctx, set, indexKey(id), map[string]string{sysMPUpload: rk}); err != nil {
 		return "", err
 	}
-	if _, err := s.commit(ctx, c); err != nil {
+	if err := s.putRecord(ctx, set, rk, map[string]string{sysMPKey: key, sysMPOpts: string(js)}); err != nil {
+		s.each(set.ids, func(d disk.Disk) error {
+			return d.DeleteObject(context.WithoutCancel(ctx), multipartVolume, indexKey(id))
+		})
 		return "", err
 	}
 	return id, nil
+}
+
+// putRecord commits an inline record named name in multipartVolume on set.
+func (s *Store) putRecord(ctx context.Context, set erasureSet, name string, sys map[string]string) error {
+	c := &commitReq{bucket: multipartVolume, key: name, set: set, keepID: true, v: disk.Version{Sys: sys}}
+	var err error
+	if c.inline, err = encodeInline(ctx, nil, set.scheme); err != nil {
+		return err
+	}
+	_, err = s.commit(ctx, c)
+	return err
 }
 
 // readUpload finds an upload's record on the object's lookup disks.
@@ -173,10 +255,19 @@ func (s *Store) PutObjectPart(ctx context.Context, bucket, key, uploadID string,
 	if err != nil {
 		return PartInfo{}, err
 	}
-	set := u.set
 	rk := partRecordKey(uploadID, partNumber)
+	// A record must never describe a file that has since been replaced:
+	// a re-upload removes the part's record from each disk before it
+	// overwrites the file there, and leaves out a disk that cannot.
+	set := u.set
+	set.disks = slices.Clone(set.disks)
+	for i, err := range s.each(set.ids, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) }) {
+		if err != nil && !notThere(err) {
+			set.disks[i] = nil
+		}
+	}
 	body := newSplitBody(r, opts.Size, dig)
-	ok, n, err := s.writeShards(ctx, set, bucket, fmt.Sprintf("%s/part.%d", uploadID, partNumber), opts.Size, body)
+	ok, n, err := s.writeShards(ctx, set, bucket, partPath(uploadID, partNumber), opts.Size, body)
 	berr := body.Close()
 	if err == nil && berr != nil {
 		err = berr
@@ -186,9 +277,9 @@ func (s *Store) PutObjectPart(ctx context.Context, bucket, key, uploadID string,
 		v.ETag, v.Checksums, err = dig.finish(opts.MD5, opts.ChecksumValue)
 	}
 	if err != nil {
-		// A failed re-upload has overwritten the part's earlier shard
-		// files on some disks: the earlier record must go too.
-		s.each(set.ids, func(d disk.Disk) error { return d.DeleteVersion(context.WithoutCancel(ctx), multipartVolume, rk, "") })
+		// Nothing to undo: the part's earlier record is gone, and the new
+		// files are not recorded. They are overwritten by the next upload
+		// of the part, or go with their directory.
 		return PartInfo{}, err
 	}
 	v.Size = n
@@ -199,7 +290,7 @@ func (s *Store) PutObjectPart(ctx context.Context, bucket, key, uploadID string,
 	// written now would outlive the upload.
 	if _, err := s.readUpload(ctx, bucket, key, uploadID); err != nil {
 		s.each(set.ids, func(d disk.Disk) error {
-			return d.DeleteTmp(context.WithoutCancel(ctx), fmt.Sprintf("%s/part.%d", uploadID, partNumber))
+			return d.DeleteTmp(context.WithoutCancel(ctx), partPath(uploadID, partNumber))
 		})
 		return PartInfo{}, err
 	}
@@ -373,16 +464,16 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	// Parts uploaded but not listed must not end up in the object's data.
 	for num := range have {
 		if !slices.ContainsFunc(parts, func(cp CompletePart) bool { return cp.Number == num }) {
-			s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteTmp(ctx, fmt.Sprintf("%s/part.%d", uploadID, num)) })
+			s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteTmp(ctx, partPath(uploadID, num)) })
 		}
 	}
 	opts.StorageClass = u.info.Opts.StorageClass
-	c := &commitReq{bucket: bucket, key: key, set: u.set, v: v, staged: uploadID, ok: diskOK, opts: opts, keepStaged: true}
+	c := &commitReq{bucket: bucket, key: key, set: u.set, v: v, staged: stagingDir(uploadID), ok: diskOK, opts: opts, keepStaged: true}
 	committed, err := s.commit(ctx, c)
 	if err != nil {
 		return ObjectInfo{}, err
 	}
-	s.dropUploadRecords(context.WithoutCancel(ctx), u, have)
+	s.dropUpload(context.WithoutCancel(ctx), u, have)
 	return objectInfo(bucket, key, &committed, true), nil
 }
 
@@ -407,14 +498,23 @@ func compositeChecksum(algo string, parts []CompletePart, have map[int]partState
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts))
 }
 
-// dropUploadRecords removes an upload's part and upload records.
-func (s *Store) dropUploadRecords(ctx context.Context, u *upload, parts map[int]partState) {
-	for num := range parts {
-		rk := partRecordKey(u.info.UploadID, num)
-		s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) })
-	}
-	rk := uploadRecordKey(u.bucket, u.info.Key, u.info.UploadID)
+// dropUpload removes an upload: its record first, so that it is gone at
+// once for every node (a part still streaming in finds that out and
+// removes its own file), then its part records, its staging directories
+// (on the disks that committed it they have already moved into the
+// object) and last its index. Whatever a failure leaves is the sweep's.
+func (s *Store) dropUpload(ctx context.Context, u *upload, parts map[int]partState) {
+	id := u.info.UploadID
+	rk := uploadRecordKey(u.bucket, u.info.Key, id)
 	s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) })
+	for num := range parts {
+		pk := partRecordKey(id, num)
+		s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, pk) })
+	}
+	// A disk that misses the DeleteTmp (it is down) misses the index's
+	// deletion too, and keeps its copy to lead the sweep to the record.
+	s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteTmp(ctx, stagingDir(id)) })
+	s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, indexKey(id)) })
 }
 
 // AbortMultipartUpload implements ObjectLayer.
@@ -427,67 +527,35 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 	if err := s.readParts(ctx, u, 0, func(p partState) bool { have[p.number] = p; return true }); err != nil {
 		return err
 	}
-	s.each(u.set.ids, func(d disk.Disk) error { return d.DeleteTmp(ctx, uploadID) })
-	s.dropUploadRecords(ctx, u, have)
+	s.dropUpload(ctx, u, have)
 	return nil
 }
 
-// ListMultipartUploads implements ObjectLayer. Upload records are keyed
-// by a hash of the object key, so the uploads of a bucket are gathered and
-// sorted by key in memory: memory follows the uploads in progress in the
-// bucket, not its objects.
+// ListMultipartUploads implements ObjectLayer. It streams the walk of the
+// bucket's upload records, which yields them in S3's order (see the top of
+// this file), and stops after the page: memory is the page and the walks'
+// buffers, whatever the number of uploads.
 func (s *Store) ListMultipartUploads(ctx context.Context, bucket string, opts ListUploadsOptions) (ListUploadsResult, error) {
 	max := clampMax(opts.MaxUploads)
-	var all []UploadInfo
-	it := s.listKeys(ctx, multipartVolume, uploadPrefix(bucket), "")
+	it := s.listKeys(ctx, multipartVolume, uploadPrefix(bucket)+recordKeyPart(opts.Prefix), uploadsStartAfter(bucket, opts))
+	defer it.close()
+	var res ListUploadsResult
+	n := 0
+	lastCP := ""
 	for {
 		rk, vs, ok := it.next()
 		if !ok {
 			break
 		}
-		info := uploadInfo(&vs[0], rk[strings.LastIndexByte(rk, '/')+1:])
-		if strings.HasPrefix(info.Key, opts.Prefix) {
-			all = append(all, info)
+		info := uploadInfo(&vs[0], uploadIDOf(rk))
+		if !strings.HasPrefix(info.Key, opts.Prefix) {
+			continue // not a record this layout writes
 		}
-	}
-	it.close()
-	if it.err != nil {
-		return ListUploadsResult{}, it.err
-	}
-	slices.SortFunc(all, func(a, b UploadInfo) int {
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		if c := a.Initiated.Compare(b.Initiated); c != 0 {
-			return c
-		}
-		return strings.Compare(a.UploadID, b.UploadID)
-	})
-	var res ListUploadsResult
-	n := 0
-	lastCP := ""
-	for _, info := range all {
-		if opts.KeyMarker != "" {
-			if info.Key < opts.KeyMarker {
-				continue
-			}
-			if info.Key == opts.KeyMarker {
-				if opts.UploadIDMarker == "" {
-					continue
-				}
-				// Uploads of the marker key after the marker upload.
-				if !afterUpload(all, info, opts.UploadIDMarker) {
-					continue
-				}
-			}
+		if lastCP != "" && strings.HasPrefix(info.Key, lastCP) {
+			it.skip(uploadPrefix(bucket) + recordKeyPart(lastCP)) // already rolled up
+			continue
 		}
 		cp, isCP := commonPrefix(info.Key, opts.Prefix, opts.Delimiter)
-		if isCP && cp == lastCP {
-			continue
-		}
-		if isCP && cp == opts.KeyMarker {
-			continue
-		}
 		if n == max {
 			res.IsTruncated = true
 			break
@@ -495,6 +563,7 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket string, opts Li
 		n++
 		if isCP {
 			lastCP = cp
+			it.rolledUp()
 			res.CommonPrefixes = append(res.CommonPrefixes, cp)
 			res.NextKeyMarker, res.NextUploadIDMarker = cp, ""
 			continue
@@ -502,25 +571,72 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket string, opts Li
 		res.Uploads = append(res.Uploads, info)
 		res.NextKeyMarker, res.NextUploadIDMarker = info.Key, info.UploadID
 	}
+	if it.err != nil {
+		return ListUploadsResult{}, it.err
+	}
+	if err := ctx.Err(); err != nil {
+		return ListUploadsResult{}, err
+	}
 	if !res.IsTruncated {
 		res.NextKeyMarker, res.NextUploadIDMarker = "", ""
 	}
 	return res, nil
 }
 
-// afterUpload reports whether info sorts after the upload markerID of the
-// same key in all.
-func afterUpload(all []UploadInfo, info UploadInfo, markerID string) bool {
-	mi := slices.IndexFunc(all, func(x UploadInfo) bool { return x.Key == info.Key && x.UploadID == markerID })
-	ii := slices.IndexFunc(all, func(x UploadInfo) bool { return x.Key == info.Key && x.UploadID == info.UploadID })
-	return mi >= 0 && ii > mi
+// uploadsStartAfter is the record name a listing's walks resume after. As
+// AWS has it, a key marker alone resumes after every upload of that key, a
+// key marker with an upload ID marker resumes after that upload (with the
+// key's uploads whose IDs sort after it), and a key marker that is a
+// common prefix of the listing resumes after every key it rolled up. Keys
+// that merely start with the marker sort after all of its uploads.
+func uploadsStartAfter(bucket string, opts ListUploadsOptions) string {
+	km := opts.KeyMarker
+	if km == "" {
+		return ""
+	}
+	base := uploadPrefix(bucket) + recordKeyPart(km)
+	if strings.HasPrefix(km, opts.Prefix) {
+		if cp, ok := commonPrefix(km, opts.Prefix, opts.Delimiter); ok && cp == km {
+			return base + "\xff" // no byte of UTF-8 is 0xff
+		}
+	}
+	if opts.UploadIDMarker != "" {
+		return base + keyEnd + opts.UploadIDMarker
+	}
+	return base + keyEnd + "\xff"
 }
 
-// sweepOrphanParts removes part records whose upload is gone (a part that
-// finished streaming just as its upload was completed or aborted on
-// another node). It runs with the scanner.
+// sweepOrphanParts removes what uploads that no longer exist (completed,
+// aborted, expired) left behind: part records and staging directories of
+// parts that finished streaming just as their upload went, and whatever a
+// crash or a down disk kept Complete or Abort from removing. It runs with
+// the scanner. Staging directories are swept before indexes, since the
+// index is what leads from a directory to its upload.
 func (s *Store) sweepOrphanParts(ctx context.Context) error {
-	it := s.listKeys(ctx, multipartVolume, "p/", "")
+	return errors.Join(s.sweepPartRecords(ctx), s.sweepStaged(ctx), s.sweepIndexes(ctx))
+}
+
+// sweepPartRecords removes part records whose upload record is gone. A
+// record younger than commitGrace is left: its upload's record may be a
+// commit in progress.
+func (s *Store) sweepPartRecords(ctx context.Context) error {
+	return s.sweepRecords(ctx, "p/", func(rk string, v *disk.Version) {
+		s.each(v.Erasure.Disks, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) })
+	})
+}
+
+// sweepIndexes removes indexes whose upload record is gone, as
+// sweepPartRecords does part records.
+func (s *Store) sweepIndexes(ctx context.Context) error {
+	return s.sweepRecords(ctx, "x/", func(rk string, v *disk.Version) {
+		s.each(v.Erasure.Disks, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) })
+	})
+}
+
+// sweepRecords calls drop for each record under prefix older than
+// commitGrace whose upload record (sysMPUpload) is agreed not to exist.
+func (s *Store) sweepRecords(ctx context.Context, prefix string, drop func(rk string, v *disk.Version)) error {
+	it := s.listKeys(ctx, multipartVolume, prefix, "")
 	defer it.close()
 	for {
 		rk, vs, ok := it.next()
@@ -532,10 +648,82 @@ func (s *Store) sweepOrphanParts(ctx context.Context) error {
 		if up == "" || time.Since(v.ModTime) < commitGrace {
 			continue
 		}
-		st, err := s.readObjectFrom(ctx, multipartVolume, up, v.Erasure.Disks, v.Erasure.Data)
-		if err != nil || len(st.versions) > 0 {
+		if s.uploadGone(ctx, up, v.Erasure.Disks, v.Erasure.Data) {
+			drop(rk, &v)
+		}
+	}
+}
+
+// uploadGone reports whether the upload record named rk is agreed by at
+// least need of the disks ids (its set) not to exist. Any doubt (too few
+// disks answer) is "not gone".
+func (s *Store) uploadGone(ctx context.Context, rk string, ids []string, need int) bool {
+	st, err := s.readObjectFrom(ctx, multipartVolume, rk, ids, need)
+	return err == nil && len(st.versions) == 0
+}
+
+// sweepStaged removes, on every disk, the staging directories of uploads
+// that are gone. A directory is known by its upload ID; the index on the
+// same disk names the upload's record and set (or, if that disk missed
+// the index, any disk's copy does), and the directory goes only when that
+// record is agreed not to exist, or when every disk answers that there is
+// no index at all (an index is written before its upload's record and
+// removed after it, so then there is no upload either).
+func (s *Store) sweepStaged(ctx context.Context) error {
+	var errs []error
+	for _, id := range s.allDisks() {
+		d := s.disks.Disk(id)
+		if d == nil {
 			continue
 		}
-		s.each(v.Erasure.Disks, func(d disk.Disk) error { return d.DeleteObject(ctx, multipartVolume, rk) })
+		after := ""
+		for {
+			names, err := d.ListStagedUploads(ctx, after, 0)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("disk %s: listing staged uploads: %w", id, err))
+				break
+			}
+			for _, name := range names {
+				if isUUIDish(name) && s.stagedOrphan(ctx, d, name) {
+					d.DeleteTmp(ctx, stagingDir(name))
+				}
+			}
+			if len(names) == 0 {
+				break
+			}
+			after = names[len(names)-1]
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// stagedOrphan reports whether the staging directory of uploadID on d
+// belongs to an upload that is agreed to be gone.
+func (s *Store) stagedOrphan(ctx context.Context, d disk.Disk, uploadID string) bool {
+	m, err := d.ReadMetadata(ctx, multipartVolume, indexKey(uploadID))
+	if err != nil && !notThere(err) {
+		return false
+	}
+	if err != nil || len(m.Versions) == 0 {
+		// This disk missed the index (it was down when the upload
+		// began): look for any disk's copy, and believe there is none
+		// only if every disk says so.
+		ids := s.allDisks()
+		st, err := s.readObjectFrom(ctx, multipartVolume, indexKey(uploadID), ids, len(ids))
+		if err != nil {
+			return false
+		}
+		m = nil
+		for _, dm := range st.disks {
+			if dm.meta != nil && len(dm.meta.Versions) > 0 {
+				m = dm.meta
+				break
+			}
+		}
+		if m == nil {
+			return true
+		}
+	}
+	v := m.Versions[0]
+	return v.Sys[sysMPUpload] != "" && s.uploadGone(ctx, v.Sys[sysMPUpload], v.Erasure.Disks, v.Erasure.Data)
 }

@@ -45,6 +45,24 @@ type Options struct {
 	// per write; the node wiring can supply a lock over the erasure set's
 	// nodes. Without one, see the package doc for the gap.
 	Locker Locker
+	// Schemes, when set, says which scheme overrides the operator has set
+	// (per bucket, per storage class). New objects get the bucket's, else
+	// their class's, else the automatic scheme (placement.Topology.
+	// SchemeWith); objects already written keep the scheme they record.
+	// Without it every new object gets the automatic scheme.
+	Schemes SchemeOverrides
+}
+
+// SchemeOverrides is where a Store learns the operator's scheme overrides
+// (the banyan server reads them from the replicated state). ok is false
+// where there is none; an error (a stored value that does not parse)
+// fails the writes it concerns.
+type SchemeOverrides interface {
+	// BucketScheme is bucket's own override.
+	BucketScheme(bucket string) (s erasure.Scheme, ok bool, err error)
+	// ClassScheme is the override set for storage class c (STANDARD or
+	// REDUCED_REDUNDANCY; every other class is stored like STANDARD).
+	ClassScheme(c placement.StorageClass) (s erasure.Scheme, ok bool, err error)
 }
 
 // Locker is a cluster-wide lock by name.
@@ -151,18 +169,61 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// schemeFor is the scheme of new objects of class in bucket on topo.
+// schemeFor is the scheme of new objects of class in bucket on topo: the
+// bucket's override, else the class's, else the automatic one (see
+// Options.Schemes). An override that does not fit topo fails the write
+// with ErrWriteQuorum wrapping the *placement.FitError that says why.
 func (s *Store) schemeFor(topo *placement.Topology, bucket, class string) (erasure.Scheme, error) {
 	c, err := placement.ParseStorageClass(class)
 	if err != nil {
 		c = placement.Standard
 	}
-	sc, _, err := topo.SchemeFor(erasure.Scheme{}, c)
+	o, err := s.overrides(bucket)
 	if err != nil {
+		return erasure.Scheme{}, fmt.Errorf("%w: %w", ErrWriteQuorum, err)
+	}
+	sc, _, err := topo.SchemeWith(o, c)
+	if err != nil {
+		if o.Any() {
+			err = fmt.Errorf("the scheme override set for %s (or its storage class %s) cannot be used: %w", bucket, c, err)
+		}
 		return erasure.Scheme{}, fmt.Errorf("%w: %w", ErrWriteQuorum, err)
 	}
 	sc.BlockSize = s.opts.BlockSize
 	return sc, nil
+}
+
+// overrides collects the scheme overrides that bear on new objects of
+// bucket.
+func (s *Store) overrides(bucket string) (placement.Overrides, error) {
+	var o placement.Overrides
+	if s.opts.Schemes == nil {
+		return o, nil
+	}
+	get := func(dst *erasure.Scheme, what string, sc erasure.Scheme, ok bool, err error) error {
+		if err != nil {
+			return fmt.Errorf("objectstore: reading the scheme override of %s: %w", what, err)
+		}
+		if ok {
+			*dst = sc
+		}
+		return nil
+	}
+	sc, ok, err := s.opts.Schemes.BucketScheme(bucket)
+	if err := get(&o.Bucket, "bucket "+bucket, sc, ok, err); err != nil {
+		return o, err
+	}
+	for _, c := range []placement.StorageClass{placement.Standard, placement.ReducedRedundancy} {
+		dst := &o.Standard
+		if c == placement.ReducedRedundancy {
+			dst = &o.ReducedRedundancy
+		}
+		sc, ok, err := s.opts.Schemes.ClassScheme(c)
+		if err := get(dst, "storage class "+string(c), sc, ok, err); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // erasureSet is where one version lives: its scheme and its disks in shard
@@ -213,13 +274,14 @@ func shardOf(e *disk.ErasureInfo, i int) int {
 }
 
 // lookupDisks lists the disks that may hold the metadata of bucket/key,
-// most likely first (placement.Topology.Candidates).
+// most likely first (placement.Topology.Candidates), as many of the key's
+// ordering as lookupSize says.
 func (s *Store) lookupDisks(bucket, key string) ([]string, error) {
 	topo := s.disks.Topology()
 	if topo == nil {
 		return nil, fmt.Errorf("%w: no disk map", ErrReadQuorum)
 	}
-	sc, _, err := topo.ChooseScheme()
+	n, _, err := s.lookupSize(topo, bucket)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrReadQuorum, err)
 	}
@@ -228,10 +290,71 @@ func (s *Store) lookupDisks(bucket, key string) ([]string, error) {
 		older = r.Older()
 	}
 	var ids []string
-	for _, d := range topo.Candidates(sc.Total(), bucket, key, older...) {
+	for _, d := range topo.Candidates(n, bucket, key, older...) {
 		ids = append(ids, d.ID)
 	}
 	return ids, nil
+}
+
+// lookupSize is how many disks of a key's ordering in bucket a lookup
+// asks, and how many of them may fail to answer while a listing is still
+// believed. Without overrides it is the automatic scheme's set size and
+// parity, as before overrides existed.
+//
+// Every set is a prefix of the key's ordering, so asking the widest set
+// any new object of the bucket may get (of any class, or automatic, as
+// objects written before an override was set are) finds them all in one
+// round. But readQuorumDefault, the answers a lookup needs before "not
+// there" is believed, is the automatic scheme's Data whatever the bucket
+// (it cannot know it), so the size is also capped: an object of scheme S
+// is on at least S.WriteQuorum() of its disks, and at most size-Data
+// candidates may stay silent, which must leave one holder, so size is at
+// most Data+WriteQuorum-1 for every S. A narrow override (2+1 under an
+// automatic 4+2) is thus asked on more disks than its set, so that as many
+// may be down as its own parity allows. A set wider than the cap is found
+// by its first disks and then asked in full (readObject follows the sets
+// versions record); placement.Topology.CheckOverride refuses overrides
+// that would break the bound.
+func (s *Store) lookupSize(topo *placement.Topology, bucket string) (size, tolerance int, err error) {
+	auto, _, err := topo.ChooseScheme()
+	if err != nil {
+		return 0, 0, err
+	}
+	o, err := s.overrides(bucket)
+	if err != nil || !o.Any() {
+		// A lookup must not fail on an override it cannot read: the
+		// automatic size is what it was sized to before overrides.
+		return auto.Total(), auto.Parity, nil
+	}
+	widest, capped := auto.Total(), auto.Data+auto.WriteQuorum()-1
+	parity := auto.Parity
+	if std, _, err := topo.SchemeWith(o, placement.Standard); err == nil {
+		parity = std.Parity
+	} else if o.Bucket != (erasure.Scheme{}) {
+		parity = o.Bucket.Parity
+	} else if o.Standard != (erasure.Scheme{}) {
+		parity = o.Standard.Parity
+	}
+	consider := func(sc erasure.Scheme) {
+		if sc.Validate() != nil {
+			return
+		}
+		widest = max(widest, sc.Total())
+		capped = min(capped, auto.Data+sc.WriteQuorum()-1)
+	}
+	for _, c := range []placement.StorageClass{placement.Standard, placement.ReducedRedundancy} {
+		sc, _, err := topo.SchemeWith(o, c)
+		if err == nil {
+			consider(sc)
+		}
+	}
+	// Overrides that no longer fit the map take no new objects but may
+	// hold old ones.
+	consider(o.Bucket)
+	consider(o.Standard)
+	consider(o.ReducedRedundancy)
+	size = min(max(widest, auto.Data+parity), capped)
+	return size, min(parity, size-auto.Data), nil
 }
 
 // allDisks lists every disk of the map that may hold data (all but Removed
@@ -253,7 +376,9 @@ func (s *Store) allDisks() []string {
 }
 
 // readQuorumDefault is how many of a key's lookup disks must answer before
-// "not there" can be believed.
+// "not there" can be believed: the automatic scheme's read quorum, for
+// every bucket. lookupSize sizes each bucket's lookups so that this is
+// enough for the schemes its objects may have.
 func (s *Store) readQuorumDefault() int {
 	topo := s.disks.Topology()
 	if topo == nil {

@@ -15,7 +15,10 @@ type Setting struct {
 
 const tableSettings = "settings"
 
-var settingKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,127}$`)
+// settingKey allows capitals after the first character so that a key can
+// name something AWS spells in capitals, as scheme.STANDARD names a
+// storage class.
+var settingKey = regexp.MustCompile(`^[a-z0-9][a-zA-Z0-9._/-]{0,127}$`)
 
 // maxSettingValue bounds a value: settings are small configuration, not a data store.
 const maxSettingValue = 64 << 10
@@ -49,7 +52,7 @@ func init() {
 // ValidateSetting checks a key and value before they are submitted.
 func ValidateSetting(key, value string) error {
 	if !settingKey.MatchString(key) {
-		return Errorf(CodeInvalid, "invalid setting key %q: use 1-128 of a-z 0-9 . _ / -, starting with a letter or digit", key)
+		return Errorf(CodeInvalid, "invalid setting key %q: use 1-128 of a-z A-Z 0-9 . _ / -, starting with a lower-case letter or digit", key)
 	}
 	if len(value) > maxSettingValue {
 		return Errorf(CodeInvalid, "setting %q is %d bytes; the limit is %d", key, len(value), maxSettingValue)

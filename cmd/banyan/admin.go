@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/banyancloud/banyan/cluster"
@@ -83,6 +84,8 @@ func runSetting(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	switch {
+	case pos[0] == "set" && len(pos) == 3 && strings.HasPrefix(pos[1], settingSchemePrefix):
+		return setClassScheme(ctx, c, pos[1], pos[2])
 	case pos[0] == "set" && len(pos) == 3:
 		if err := state.ValidateSetting(pos[1], pos[2]); err != nil {
 			return err

@@ -18,6 +18,7 @@ Usage:
   banyan status [--addr HOST[:PORT]] [--data-dir DIR] [--json]
   banyan token create [--ttl DURATION] [--data-dir DIR]
   banyan setting get|set|list [KEY [VALUE]] [--data-dir DIR]
+  banyan bucket scheme BUCKET [K+M|auto] [--data-dir DIR]
   banyan credentials [--account ID] [--data-dir DIR]
   banyan account create NAME [--data-dir DIR]
   banyan heal [--data-dir DIR]
@@ -45,6 +46,8 @@ func main() {
 		err = runToken(args)
 	case "setting", "settings":
 		err = runSetting(args)
+	case "bucket":
+		err = runBucket(args)
 	case "credentials":
 		err = runCredentials(args)
 	case "account":

@@ -24,10 +24,15 @@ const (
 
 // objectStatus is the object store's part of `banyan status`.
 type objectStatus struct {
-	Scheme string                 `json:"scheme"`
+	Scheme string                 `json:"scheme"` // the automatic scheme
 	Boxes  int                    `json:"boxes"`
 	Disks  int                    `json:"disks"`
 	Heal   objectstore.HealStatus `json:"heal"`
+	// Classes is what new objects of each storage class get in a bucket without an
+	// override of its own (the scheme.CLASS setting, else automatic).
+	Classes map[string]classScheme `json:"classes"`
+	// BucketOverrides counts the buckets with a scheme of their own.
+	BucketOverrides int `json:"bucketOverrides"`
 }
 
 // startObjectStore opens this box's disks, records them in the disk map and starts the
@@ -50,17 +55,29 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 		}
 	}()
 	// The cluster lock makes conditional writes through different boxes atomic.
-	store := objectstore.New(disks, objectstore.Options{Logger: log, Locker: node.NewLocks(srv.Cluster)})
+	// Scheme overrides come from the replicated state: bucket records and settings.
+	schemes := stateSchemes{srv.Cluster.State()}
+	store := objectstore.New(disks, objectstore.Options{Logger: log, Locker: node.NewLocks(srv.Cluster), Schemes: schemes})
 	srv.Cluster.AddStatus("objectstore", func() any {
 		st := objectStatus{Heal: store.HealStatus()}
-		if topo := disks.Topology(); topo != nil {
+		topo := disks.Topology()
+		if topo != nil {
 			st.Boxes, st.Disks = topo.Boxes(), topo.Disks()
 			if s, _, err := topo.ChooseScheme(); err == nil {
 				st.Scheme = s.String()
 			}
 		}
+		st.Classes = classSchemes(topo, schemes.overrides(""))
+		if bs, err := schemes.st.Buckets(""); err == nil {
+			for _, b := range bs {
+				if b.Scheme != "" {
+					st.BucketOverrides++
+				}
+			}
+		}
 		return st
 	})
+	serveSchemes(srv, disks)
 	registerHealMetrics(srv.Registry, store)
 	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
 	serveDisks(srv, store)

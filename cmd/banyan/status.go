@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -54,6 +55,23 @@ func runStatus(args []string) error {
 	}
 	if o, ok := st.Subsystems["objectstore"].(map[string]any); ok {
 		fmt.Printf("\nobject store: scheme %v over %v disks on %v boxes\n", o["scheme"], o["disks"], o["boxes"])
+		if cs, ok := o["classes"].(map[string]any); ok {
+			var parts []string
+			for _, c := range overrideClasses {
+				m, _ := cs[string(c)].(map[string]any)
+				switch {
+				case m == nil:
+				case m["error"] != nil:
+					parts = append(parts, fmt.Sprintf("%s refused (%v)", c, m["error"]))
+				case m["set"] == true:
+					parts = append(parts, fmt.Sprintf("%s %v (setting %s%s)", c, m["scheme"], settingSchemePrefix, c))
+				default:
+					parts = append(parts, fmt.Sprintf("%s %v (automatic)", c, m["scheme"]))
+				}
+			}
+			n, _ := o["bucketOverrides"].(float64)
+			fmt.Printf("new objects: %s; buckets with a scheme override: %d\n", strings.Join(parts, ", "), int(n))
+		}
 		if h, ok := o["heal"].(map[string]any); ok {
 			fmt.Printf("healing: %v queued, %v objects healed (%v bytes), %v failures, %v scanned, last scan ended %v\n",
 				h["Queued"], h["ObjectsHealed"], h["BytesHealed"], h["Failures"], h["ObjectsScanned"], h["LastScanEnded"])

@@ -13,7 +13,8 @@ import (
 // ctx for its deadline, and fails with the sentinel errors of errors.go,
 // which survive the RPC hop.
 //
-// Object names are S3 keys (valid UTF-8, 1..1024 bytes); bucket names are
+// Object names are S3 keys (valid UTF-8, 1..1024 bytes; longer names, up
+// to 2304 bytes, are for the object store's own records); bucket names are
 // 1..255 bytes of [A-Za-z0-9._-] not starting with "." (the S3 layer applies
 // S3's stricter rules). The null version's VersionID is "".
 type Disk interface {
@@ -54,13 +55,21 @@ type Disk interface {
 	// CreateFile streams exactly size bytes from r (size < 0: until EOF)
 	// into the file tmpPath of the disk's staging area and fsyncs it; memory
 	// use does not depend on size. tmpPath is the caller's choice of
-	// "<upload id>/part.<N>" (components of [A-Za-z0-9._-], not starting
+	// "<staging dir>/part.<N>" (components of [A-Za-z0-9._-], not starting
 	// with "."); bucket must exist. The file is invisible until RenameData
-	// commits its directory, and is lost on restart if it never is.
+	// commits its directory. It is lost on restart if it never is, unless
+	// tmpPath is kept (UploadsPrefix): then it appears only once complete
+	// and fsynced, replacing a file of the same name whole.
 	CreateFile(ctx context.Context, bucket, tmpPath string, size int64, r io.Reader) error
 	// DeleteTmp removes a staged file or directory that will not be
-	// committed (a failed upload); a missing one is not an error.
+	// committed (a failed upload); a missing one is not an error. A kept
+	// directory goes at once and whole.
 	DeleteTmp(ctx context.Context, tmpPath string) error
+	// ListStagedUploads lists the kept staging directories (the names
+	// after UploadsPrefix) in byte order: at most max of them (max <= 0 or
+	// above 1000: 1000) after startAfter. Nothing but the layer above
+	// knows when one is no longer wanted; this is how it finds them.
+	ListStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error)
 	// RenameData commits version v of the object. When v has a DataDir,
 	// the staged directory srcTmpPath (holding part.N files) becomes the
 	// version's data directory; inline versions and delete markers pass "".
@@ -90,6 +99,20 @@ type Disk interface {
 	// stops it with a nil error.
 	Walk(ctx context.Context, bucket, prefix, startAfter string, fn func(object string, meta *ObjectMeta) error) error
 }
+
+// UploadsPrefix starts the staging paths that survive a restart:
+// "uploads/<dir>/<file>", one directory level below it, files in that. Other
+// staging (a PUT's shard files, a heal's) is garbage once its process is
+// gone and is cleared when the disk is opened; a multipart upload's parts
+// must outlive a restart of their box, so they are staged here and stay
+// until RenameData commits their directory or DeleteTmp removes it. A kept
+// file is written under a temporary name in the cleared area and renamed
+// into place once fsynced, so after a crash it is whole or absent (or the
+// file it was replacing).
+const UploadsPrefix = "uploads/"
+
+// maxStagedList bounds a ListStagedUploads answer.
+const maxStagedList = 1000
 
 // StopWalk, returned by a Walk callback, stops the walk without an error.
 //

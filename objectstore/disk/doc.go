@@ -17,8 +17,11 @@
 //
 //	.banyan.sys/format.json   disk stamp: {"format":1,"id":"<disk uuid>"}; written once
 //	.banyan.sys/LOCK          flock held while a process has the disk open
-//	.banyan.sys/tmp/          staging: CreateFile's shard files (<upload>/part.N)
+//	.banyan.sys/tmp/          staging: CreateFile's shard files (<staging dir>/part.N)
 //	                          and metadata files being written; wiped at open
+//	.banyan.sys/uploads/      kept staging (UploadsPrefix): multipart parts as
+//	                          <upload>/part.N, each file complete and fsynced;
+//	                          survives a restart, swept by the object store
 //	.banyan.sys/trash/        whatever is being deleted; emptied at open
 //	<bucket>/                 one directory per bucket
 //	<bucket>/<key path>/      one directory ("node") per object key, see below
@@ -31,7 +34,8 @@
 // that received it is fsynced. A crash therefore leaves a version either
 // fully visible or not at all, plus garbage in tmp/ and trash/ that the next
 // open removes, or unreferenced .data-* dirs that the next write to the same
-// key sweeps.
+// key sweeps. A kept part file is renamed into uploads/ only once it is
+// complete, so a crash leaves it whole or absent.
 //
 // Durability has a price in fsyncs, which dominate write latency: a PUT of
 // a new key costs one per shard file (CreateFile), one for the staged

@@ -167,6 +167,13 @@ func (f *Faulty) DeleteTmp(ctx context.Context, tmpPath string) error {
 	return f.Disk.DeleteTmp(ctx, tmpPath)
 }
 
+func (f *Faulty) ListStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error) {
+	if err := f.fault("ListStagedUploads"); err != nil {
+		return nil, err
+	}
+	return f.Disk.ListStagedUploads(ctx, startAfter, max)
+}
+
 func (f *Faulty) RenameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error {
 	if err := f.fault("RenameData"); err != nil {
 		return err
@@ -246,6 +253,9 @@ func (b Broken) CreateFile(context.Context, string, string, int64, io.Reader) er
 	return b.err()
 }
 func (b Broken) DeleteTmp(context.Context, string) error { return b.err() }
+func (b Broken) ListStagedUploads(context.Context, string, int) ([]string, error) {
+	return nil, b.err()
+}
 func (b Broken) RenameData(context.Context, string, string, string, Version) error {
 	return b.err()
 }

@@ -12,6 +12,11 @@ import (
 
 const (
 	maxKeyLen = 1024 // S3's limit on object key length
+	// maxNameLen bounds object names. S3 keys stop at maxKeyLen (the front
+	// end refuses longer ones); the rest is room for the object store's
+	// records in its reserved volumes, whose names embed a whole key so
+	// that a walk lists them in key order.
+	maxNameLen = 2*maxKeyLen + 256
 	// maxElem is the most encoded bytes one directory name carries; a
 	// continuation adds the "+", still under NAME_MAX (255).
 	maxElem = 240
@@ -27,8 +32,8 @@ func validObject(key string) error {
 	switch {
 	case key == "":
 		return fmt.Errorf("%w: empty object name", ErrInvalidArgument)
-	case len(key) > maxKeyLen:
-		return fmt.Errorf("%w: object name of %d bytes, S3 allows %d", ErrInvalidArgument, len(key), maxKeyLen)
+	case len(key) > maxNameLen:
+		return fmt.Errorf("%w: object name of %d bytes, at most %d allowed", ErrInvalidArgument, len(key), maxNameLen)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w: object name is not valid UTF-8", ErrInvalidArgument)
 	}

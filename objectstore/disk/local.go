@@ -17,6 +17,7 @@ const (
 	sysDir        = ".banyan.sys"
 	lockName      = "LOCK"
 	tmpName       = "tmp"
+	uploadsName   = "uploads"
 	trashName     = "trash"
 	metaName      = ".meta"
 	dataDirPrefix = ".data-"
@@ -32,12 +33,13 @@ const (
 // no lock at all (every file is replaced by rename, so a reader sees the old
 // or the new file).
 type Local struct {
-	root  string // absolute
-	sys   string
-	tmp   string
-	trash string
-	id    string
-	lock  *os.File // holds the flock on .banyan.sys/LOCK
+	root    string // absolute
+	sys     string
+	tmp     string
+	uploads string // kept staging (UploadsPrefix)
+	trash   string
+	id      string
+	lock    *os.File // holds the flock on .banyan.sys/LOCK
 
 	seed    maphash.Seed
 	stripes [256]sync.Mutex
@@ -63,7 +65,8 @@ func (l *Local) crashed(point string) bool { return l.crash != nil && l.crash(po
 // it is empty (only lost+found may be there). It refuses a path that holds
 // other files without a stamp (ErrForeignDisk), a stamp it cannot read
 // (ErrFileCorrupt, ErrFormatUnsupported) and a disk another process has
-// open. Staging and trash areas left by an earlier run are cleared.
+// open. Staging and trash areas left by an earlier run are cleared; the
+// kept staging area (UploadsPrefix) is not.
 func OpenLocal(path string) (*Local, error) {
 	root, err := filepath.Abs(path)
 	if err != nil {
@@ -77,11 +80,12 @@ func OpenLocal(path string) (*Local, error) {
 		return nil, fmt.Errorf("disk %s: %w: not a directory", root, ErrInvalidArgument)
 	}
 	l := &Local{
-		root:  root,
-		sys:   filepath.Join(root, sysDir),
-		tmp:   filepath.Join(root, sysDir, tmpName),
-		trash: filepath.Join(root, sysDir, trashName),
-		seed:  maphash.MakeSeed(),
+		root:    root,
+		sys:     filepath.Join(root, sysDir),
+		tmp:     filepath.Join(root, sysDir, tmpName),
+		uploads: filepath.Join(root, sysDir, uploadsName),
+		trash:   filepath.Join(root, sysDir, trashName),
+		seed:    maphash.MakeSeed(),
 	}
 	f, err := readFormat(l.sys)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -166,9 +170,14 @@ func (l *Local) lockDisk() error {
 
 // resetStaging moves the previous run's staging area into the trash (one
 // rename, so opening is fast whatever a crash left behind) and empties the
-// trash in the background.
+// trash in the background. The kept staging area stays as it is: nothing
+// in it is partial (see CreateFile), and what is no longer wanted there is
+// for the layer above to say.
 func (l *Local) resetStaging() error {
 	if err := mkdirSync(l.trash, l.sys); err != nil {
+		return err
+	}
+	if err := mkdirSync(l.uploads, l.sys); err != nil {
 		return err
 	}
 	if err := os.Rename(l.tmp, filepath.Join(l.trash, newUUID())); err != nil && !errors.Is(err, fs.ErrNotExist) {

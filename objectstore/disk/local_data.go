@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,24 @@ func validTmpPath(p string) error {
 	return nil
 }
 
+// stagingPath maps a staging path to where it lives: a kept one
+// (UploadsPrefix) in l.uploads, with exactly depth components after the
+// prefix (1: a directory, 2: a file in one; 0: either), anything else in
+// l.tmp.
+func (l *Local) stagingPath(p string, depth int) (path string, kept bool, err error) {
+	if err := validTmpPath(p); err != nil {
+		return "", false, err
+	}
+	rest, kept := strings.CutPrefix(p, UploadsPrefix)
+	if !kept {
+		return filepath.Join(l.tmp, p), false, nil
+	}
+	if n := strings.Count(rest, "/") + 1; n > 2 || depth != 0 && n != depth {
+		return "", false, fmt.Errorf("%w: kept staging path %q must name a directory below %s, or a file in one, as the call requires", ErrInvalidArgument, p, UploadsPrefix)
+	}
+	return filepath.Join(l.uploads, rest), true, nil
+}
+
 // copyBufSize is the chunk CreateFile moves per read and write: big enough
 // for sequential disk throughput, small enough that many concurrent uploads
 // do not add up to much memory.
@@ -51,7 +70,8 @@ func (l *Local) CreateFile(ctx context.Context, bucket, tmpPath string, size int
 	if err := validVolume(bucket); err != nil {
 		return err
 	}
-	if err := validTmpPath(tmpPath); err != nil {
+	dst, kept, err := l.stagingPath(tmpPath, 2)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -60,14 +80,18 @@ func (l *Local) CreateFile(ctx context.Context, bucket, tmpPath string, size int
 	if err := l.checkVolume(bucket); err != nil {
 		return err
 	}
-	path := filepath.Join(l.tmp, tmpPath)
-	if dir, _ := filepath.Split(tmpPath); dir != "" {
+	path := dst
+	if kept {
+		// Written in the area cleared at open and renamed into place once
+		// fsynced: a crash can leave a partial file only where it is
+		// never taken for a part.
+		path = filepath.Join(l.tmp, newUUID())
+	} else if dir, _ := filepath.Split(tmpPath); dir != "" {
 		if err := mkdirBelow(l.tmp, strings.TrimSuffix(dir, "/"), false); err != nil {
 			return fmt.Errorf("staging %s: %w", tmpPath, fsError(err, ErrDiskNotFound))
 		}
 	}
 	var f *os.File
-	var err error
 	direct := false
 	if size >= directMin {
 		f, direct, err = openDirect(path)
@@ -95,11 +119,34 @@ func (l *Local) CreateFile(ctx context.Context, bucket, tmpPath string, size int
 	if cerr := f.Close(); err == nil {
 		err = fsError(cerr, ErrDiskNotFound)
 	}
+	if err == nil && kept {
+		if l.crashed("createfile:synced") {
+			return errCrashed
+		}
+		err = l.keepFile(path, dst)
+	}
 	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("staging %s: %w", tmpPath, err)
 	}
 	return nil
+}
+
+// keepFile moves a complete, fsynced file into the kept staging area and
+// makes the move durable before CreateFile returns: the caller records the
+// part next, and a record must never outlive a crash that its file does
+// not.
+func (l *Local) keepFile(src, dst string) error {
+	dir := filepath.Dir(dst)
+	if err := mkdirBelow(l.uploads, filepath.Base(dir), true); err != nil {
+		return fsError(err, ErrDiskNotFound)
+	}
+	// A DeleteTmp of the directory may run between the mkdir and the
+	// rename: then the rename fails, and the file is not kept.
+	if err := os.Rename(src, dst); err != nil {
+		return fsError(err, ErrDiskNotFound)
+	}
+	return fsError(fsyncDir(dir), ErrDiskNotFound)
 }
 
 // writebackChunk is how much of a shard file may be dirty in the page cache
@@ -208,15 +255,56 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// DeleteTmp implements Disk.
+// DeleteTmp implements Disk. A kept path is moved to the trash in one
+// rename, so a crash never leaves a directory with some of its parts gone
+// (which would look like an upload whose parts are all there). The rename
+// is not fsynced: a directory that comes back after a crash is swept by
+// the layer above like any other of a finished upload.
 func (l *Local) DeleteTmp(ctx context.Context, tmpPath string) error {
-	if err := validTmpPath(tmpPath); err != nil {
+	path, kept, err := l.stagingPath(tmpPath, 0)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return fsError(os.RemoveAll(filepath.Join(l.tmp, tmpPath)), ErrFileNotFound)
+	if kept {
+		return fsError(l.discard(path), ErrFileNotFound)
+	}
+	return fsError(os.RemoveAll(path), ErrFileNotFound)
+}
+
+// ListStagedUploads implements Disk. The area is one directory, read
+// whole for each page: it holds the uploads in progress on this disk, a
+// number the layer above keeps down by sweeping.
+func (l *Local) ListStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if max <= 0 || max > maxStagedList {
+		max = maxStagedList
+	}
+	f, err := os.Open(l.uploads)
+	if err != nil {
+		return nil, fsError(err, ErrDiskNotFound)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return nil, fsError(err, ErrDiskNotFound)
+	}
+	slices.Sort(names)
+	i, _ := slices.BinarySearch(names, startAfter)
+	var out []string
+	for _, n := range names[i:] {
+		if n > startAfter && validTmpPath(n) == nil {
+			out = append(out, n)
+			if len(out) == max {
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // RenameData implements Disk. The order of steps is what makes it crash
@@ -240,10 +328,9 @@ func (l *Local) RenameData(ctx context.Context, srcTmpPath, bucket, object strin
 	case v.DataDir != "" && srcTmpPath == "":
 		// Metadata-only: checked under the lock below.
 	case v.DataDir != "":
-		if err := validTmpPath(srcTmpPath); err != nil {
+		if src, _, err = l.stagingPath(srcTmpPath, 1); err != nil {
 			return err
 		}
-		src = filepath.Join(l.tmp, srcTmpPath)
 		st, err := os.Stat(src)
 		if err != nil {
 			return fmt.Errorf("staged data %s: %w", srcTmpPath, fsError(err, ErrFileNotFound))

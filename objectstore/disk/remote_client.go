@@ -51,6 +51,7 @@ func (c *Remote) url(op string, q url.Values) string {
 var readOnlyOps = map[string]bool{
 	opInfo: true, opStatVolume: true, opListVolumes: true, opReadMetadata: true,
 	opStatFile: true, opVerifyFile: true, opReadFile: true, opWalk: true,
+	opListStaged: true,
 }
 
 // do sends a request with the caller's deadline and maps a transport
@@ -188,6 +189,15 @@ func (c *Remote) DeleteVersion(ctx context.Context, bucket, object, versionID st
 func (c *Remote) DeleteTmp(ctx context.Context, tmpPath string) error {
 	_, err := c.call(ctx, opDeleteTmp, &wireReq{Path: tmpPath})
 	return err
+}
+
+// ListStagedUploads implements Disk.
+func (c *Remote) ListStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error) {
+	r, err := c.call(ctx, opListStaged, &wireReq{StartAfter: startAfter, Max: max})
+	if err != nil {
+		return nil, err
+	}
+	return r.Names, nil
 }
 
 // RenameData implements Disk.

@@ -61,6 +61,10 @@ var smallOps = map[string]func(ctx context.Context, d Disk, q *wireReq) (*wireRe
 	opDeleteTmp: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
 		return &wireResp{}, d.DeleteTmp(ctx, q.Path)
 	},
+	opListStaged: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
+		names, err := d.ListStagedUploads(ctx, q.StartAfter, q.Max)
+		return &wireResp{Names: names}, err
+	},
 	opRenameData: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
 		if q.Version == nil {
 			return nil, fmt.Errorf("%w: renamedata without a version", ErrInvalidArgument)

@@ -15,6 +15,9 @@ import (
 //	GET  <RPCPrefix><disk id>/readfile?bucket=&object=&datadir=&part=&offset=&length=
 //	POST <RPCPrefix><disk id>/walk          CBOR wireReq -> CBOR sequence of walkItem
 //
+// liststaged is one of the CBOR operations: a page of ListStagedUploads
+// answers in wireResp.Names, bounded (maxStagedList) to fit a message.
+//
 // A failed call answers a non-200 status and a CBOR wireErr: the codes of
 // every sentinel the error matched and the message for logs. The caller's
 // remaining deadline travels in timeoutHeader so the server stops work the
@@ -44,6 +47,7 @@ const (
 	opDeleteObject  = "delobj"
 	opDeleteVersion = "delversion"
 	opDeleteTmp     = "deltmp"
+	opListStaged    = "liststaged"
 	opRenameData    = "renamedata"
 	opStatFile      = "statfile"
 	opVerifyFile    = "verifyfile"
@@ -68,6 +72,7 @@ type wireReq struct {
 	Size       int64        `cbor:"11,keyasint,omitempty"`
 	Prefix     string       `cbor:"12,keyasint,omitempty"`
 	StartAfter string       `cbor:"13,keyasint,omitempty"`
+	Max        int          `cbor:"14,keyasint,omitempty"`
 }
 
 type wireResp struct {
@@ -76,6 +81,7 @@ type wireResp struct {
 	Volumes []VolumeInfo `cbor:"3,keyasint,omitempty"`
 	Meta    *ObjectMeta  `cbor:"4,keyasint,omitempty"`
 	Size    int64        `cbor:"5,keyasint,omitempty"`
+	Names   []string     `cbor:"6,keyasint,omitempty"`
 }
 
 type wireErr struct {

@@ -611,7 +611,7 @@ func TestWalkBatches(t *testing.T) {
 func TestObjectNames(t *testing.T) {
 	forEachDisk(t, func(t *testing.T, d Disk, l *Local) {
 		mustMakeVolume(t, d, "b")
-		for _, bad := range []string{"", strings.Repeat("x", 1025), "\xff\xfe"} {
+		for _, bad := range []string{"", strings.Repeat("x", maxNameLen+1), "\xff\xfe"} {
 			if _, err := d.ReadMetadata(bg, "b", bad); !errors.Is(err, ErrInvalidArgument) {
 				t.Errorf("ReadMetadata(%q): %v", bad, err)
 			}

@@ -181,3 +181,52 @@ func TestSchemeFor(t *testing.T) {
 		t.Errorf("2+2 override on 3 boxes: %v, want ErrDoesNotFit", err)
 	}
 }
+
+func TestSchemeWith(t *testing.T) {
+	topo, err := New(boxesMap(1, 1, 1, 1, 1, 1)) // automatic 4+2
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		o     Overrides
+		class StorageClass
+		want  erasure.Scheme
+	}{
+		{Overrides{}, Standard, scheme(4, 2)},
+		{Overrides{}, ReducedRedundancy, scheme(5, 1)},
+		{Overrides{Standard: scheme(2, 2)}, Standard, scheme(2, 2)},
+		{Overrides{Standard: scheme(2, 2)}, GlacierIR, scheme(2, 2)},
+		{Overrides{Standard: scheme(2, 2)}, ReducedRedundancy, scheme(3, 1)}, // STANDARD's set, split
+		{Overrides{Standard: scheme(2, 2), ReducedRedundancy: scheme(2, 1)}, ReducedRedundancy, scheme(2, 1)},
+		{Overrides{Standard: scheme(2, 2), ReducedRedundancy: scheme(2, 1)}, Standard, scheme(2, 2)},
+		{Overrides{Bucket: scheme(3, 3), Standard: scheme(2, 2), ReducedRedundancy: scheme(2, 1)}, Standard, scheme(3, 3)},
+		{Overrides{Bucket: scheme(3, 3), Standard: scheme(2, 2), ReducedRedundancy: scheme(2, 1)}, ReducedRedundancy, scheme(5, 1)},
+	} {
+		if got, _, err := topo.SchemeWith(c.o, c.class); err != nil || got != c.want {
+			t.Errorf("SchemeWith(%+v, %s) = %v, %v; want %v", c.o, c.class, got, err, c.want)
+		}
+	}
+	// An override of any kind that does not fit fails; nothing weaker is used.
+	for _, o := range []Overrides{{Bucket: scheme(4, 4)}, {Standard: scheme(4, 4)}, {ReducedRedundancy: scheme(4, 4)}} {
+		if _, _, err := topo.SchemeWith(o, ReducedRedundancy); !errors.Is(err, ErrDoesNotFit) {
+			t.Errorf("SchemeWith(%+v): %v, want ErrDoesNotFit", o, err)
+		}
+	}
+}
+
+func TestCheckOverrideKeepsLookupsRight(t *testing.T) {
+	m := boxesMap(4, 4, 4, 4) // automatic 4+4: lookups trust 4 answers
+	if _, err := CheckScheme(m, scheme(8, 4)); err != nil {
+		t.Fatalf("8+4 on 4 boxes of 4: %v", err)
+	}
+	topo, _ := New(m)
+	// 8+4 is acknowledged on 8 of 12 disks: 4 may lack it, as many as a
+	// lookup may hear from.
+	var fe *FitError
+	if _, err := topo.CheckOverride(scheme(8, 4)); !errors.As(err, &fe) || !strings.Contains(fe.Reason, "missing from 4 of its 12 disks") {
+		t.Errorf("CheckOverride(8+4): %v", err)
+	}
+	if _, err := topo.CheckOverride(scheme(6, 2)); err != nil {
+		t.Errorf("CheckOverride(6+2): %v", err)
+	}
+}

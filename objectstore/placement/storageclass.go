@@ -87,8 +87,8 @@ func SchemeFor(m Map, bucket erasure.Scheme, c StorageClass) (erasure.Scheme, To
 }
 
 // SchemeFor picks the scheme of a new object: the bucket's override when it
-// has one (checked against t, so an override that no longer fits fails with
-// a *FitError rather than weakening silently), else ChooseScheme. For
+// has one (checked with CheckOverride, so an override that no longer fits
+// fails with a *FitError rather than weakening silently), else ChooseScheme. For
 // REDUCED_REDUNDANCY the same set is split with one parity shard, (n-1)+1,
 // when that still fits (it does when every box holds at most one shard);
 // otherwise the object gets the full scheme. The set size does not change
@@ -100,7 +100,7 @@ func (t *Topology) SchemeFor(bucket erasure.Scheme, c StorageClass) (erasure.Sch
 	if s == (erasure.Scheme{}) {
 		s, tol, err = t.ChooseScheme()
 	} else {
-		tol, err = t.CheckScheme(s)
+		tol, err = t.CheckOverride(s)
 	}
 	if err != nil {
 		return erasure.Scheme{}, Tolerance{}, err
@@ -113,3 +113,62 @@ func (t *Topology) SchemeFor(bucket erasure.Scheme, c StorageClass) (erasure.Sch
 	}
 	return s, tol, nil
 }
+
+// Overrides are the scheme overrides an operator has set that bear on new
+// objects of one bucket. The zero Scheme means none.
+type Overrides struct {
+	Bucket            erasure.Scheme // the bucket's own
+	Standard          erasure.Scheme // set for STANDARD, and so for every class stored like it
+	ReducedRedundancy erasure.Scheme // set for REDUCED_REDUNDANCY
+}
+
+// Any reports whether o holds an override.
+func (o Overrides) Any() bool { return o != Overrides{} }
+
+// SchemeWith picks the scheme of a new object of class c under the
+// overrides o: the bucket's override, else the one set for c, else
+// ChooseScheme. The bucket's override and STANDARD's are taken as the
+// bucket's scheme, which SchemeFor splits (n-1)+1 for REDUCED_REDUNDANCY;
+// an override set for REDUCED_REDUNDANCY itself is used as it is. Every
+// override is checked with CheckOverride: one that no longer fits fails
+// with a *FitError rather than weakening silently.
+func (t *Topology) SchemeWith(o Overrides, c StorageClass) (erasure.Scheme, Tolerance, error) {
+	switch {
+	case o.Bucket != (erasure.Scheme{}):
+		return t.SchemeFor(o.Bucket, c)
+	case c == ReducedRedundancy && o.ReducedRedundancy != (erasure.Scheme{}):
+		tol, err := t.CheckOverride(o.ReducedRedundancy)
+		if err != nil {
+			return erasure.Scheme{}, Tolerance{}, err
+		}
+		return o.ReducedRedundancy, tol, nil
+	}
+	return t.SchemeFor(o.Standard, c)
+}
+
+// CheckOverride is CheckScheme for a scheme an operator chose, with one
+// more condition, which the automatic choice always meets. A reader of the
+// object store believes a key's lookup once as many of its candidate disks
+// answered as the automatic scheme has data shards, and a written object
+// is on at least WriteQuorum of its n disks: the n-WriteQuorum that may
+// lack it must be fewer than that, or a lookup could hear only from disks
+// without an object that exists.
+func (t *Topology) CheckOverride(s erasure.Scheme) (Tolerance, error) {
+	tol, err := t.CheckScheme(s)
+	if err != nil {
+		return Tolerance{}, err
+	}
+	auto, _, err := t.ChooseScheme()
+	if err != nil {
+		return Tolerance{}, err
+	}
+	if lack := s.Total() - s.WriteQuorum(); lack >= auto.Data {
+		return Tolerance{}, &FitError{Scheme: s, Boxes: len(t.write.boxes), Disks: len(t.write.disks), PerBox: tol.PerBox,
+			Reason: fmt.Sprintf("a written object may be missing from %d of its %d disks, and reads trust a lookup once %d disks answer (the data shards of the automatic scheme %d+%d); use fewer parity shards or a narrower set",
+				lack, s.Total(), auto.Data, auto.Data, auto.Parity)}
+	}
+	return tol, nil
+}
+
+// FormatScheme renders s as an operator writes an override, "k+m".
+func FormatScheme(s erasure.Scheme) string { return fmt.Sprintf("%d+%d", s.Data, s.Parity) }
