@@ -51,6 +51,11 @@ func TestProcessSchemeOverrides(t *testing.T) {
 		if (code == 0) != wantOK {
 			t.Fatalf("banyan %s: exit %d: %s", strings.Join(args, " "), code, out)
 		}
+		if wantOK && len(args) >= 3 {
+			// A change goes through Raft: wait until every box has applied it before
+			// writing through another one.
+			waitApplied(t, procs)
+		}
 		return out
 	}
 	// put writes a 300 KiB object (shard files, not inline) through one box, reads it

@@ -115,6 +115,30 @@ func waitFor(t *testing.T, timeout time.Duration, what string, f func() error) {
 	t.Fatalf("%s: not done after %s: %v", what, timeout, err)
 }
 
+// waitApplied waits until every box has applied what the cluster had committed when
+// called.
+func waitApplied(t *testing.T, procs []*proc) {
+	t.Helper()
+	var commit uint64
+	for _, p := range procs {
+		if st, err := status(p.rpcAddr()); err == nil {
+			commit = max(commit, st.CommitIndex)
+		}
+	}
+	waitFor(t, 10*time.Second, "every box to apply the change", func() error {
+		for _, p := range procs {
+			st, err := status(p.rpcAddr())
+			if err != nil {
+				return err
+			}
+			if st.AppliedIndex < commit {
+				return fmt.Errorf("%s applied %d of %d", p.ip, st.AppliedIndex, commit)
+			}
+		}
+		return nil
+	})
+}
+
 // startCluster starts n real servers on 127.0.2.1.. and waits until all are Raft voters.
 func startCluster(t *testing.T, n int) []*proc { return startClusterDisks(t, n, 0) }
 
@@ -163,6 +187,27 @@ func startClusterDisks(t *testing.T, n, disks int) []*proc {
 		}
 		if voters != n {
 			return fmt.Errorf("%d alive voters: %+v", voters, st.Members)
+		}
+		return nil
+	})
+	// Every box sees every other alive and every disk in the map: a bucket made before
+	// then would miss the volume on the disks of a box some node still thinks is down.
+	want := n * max(disks, 1)
+	waitFor(t, 30*time.Second, "every box seeing every disk", func() error {
+		for _, p := range procs {
+			st, err := status(p.rpcAddr())
+			if err != nil {
+				return err
+			}
+			for _, m := range st.Members {
+				if m.Status != "alive" {
+					return fmt.Errorf("%s sees %s %s", p.ip, m.Name, m.Status)
+				}
+			}
+			o, _ := st.Subsystems["objectstore"].(map[string]any)
+			if got, _ := o["disks"].(float64); int(got) != want {
+				return fmt.Errorf("%s sees %v of %d disks", p.ip, o["disks"], want)
+			}
 		}
 		return nil
 	})
