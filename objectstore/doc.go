@@ -24,7 +24,8 @@
 //
 // # Writes
 //
-// PUT picks the scheme (placement SchemeFor) and the set (Place), then streams the body:
+// PUT picks the scheme (placement SchemeWith: bucket override, class setting, automatic)
+// and the set (Place), then streams the body:
 // one goroutine reads it in 1 MiB chunks and hands each chunk both to a digest goroutine
 // (MD5 for the ETag and the requested flexible checksum) and to erasure.Encode, which
 // writes one frame per disk through an io.Pipe into each disk's CreateFile in parallel.
@@ -52,7 +53,9 @@
 // # Reads
 //
 // GET agrees on the version as above, then decodes the requested range part by part
-// (erasure.Decode) in a goroutine into an io.Pipe: missing or corrupt shards are rebuilt
+// (erasure.Decode) straight into the caller's writer when it copies with io.Copy (the
+// reader is an io.WriterTo), else in a goroutine into an io.Pipe; local shard files are
+// requested a window ahead of the decoder (readahead.go). Missing or corrupt shards are rebuilt
 // on the fly from parity, and the object is queued for healing. A delete marker is
 // returned with ErrObjectNotFound (latest) or ErrMethodNotAllowed (by version ID), with
 // its ObjectInfo, so the front end can set x-amz-delete-marker.
@@ -84,6 +87,8 @@
 // data dir) and inline shards; it drops versions no quorum agrees on once they are older
 // than a grace period. Reads and listings that see disagreement queue the key (a bounded
 // queue drained by Options.HealWorkers); RunScanner walks every bucket periodically at a
-// throttled byte rate and heals every object, verifying every shard file; HealStatus
-// exposes the counters.
+// throttled byte rate and heals every object, verifying every shard file, and starts at
+// once when the disk map changes; HealStatus exposes the counters. Versions with a shard
+// on a Draining or Removed disk, or whose scheme no longer fits, are moved to the set
+// placement gives them now (relocate.go).
 package objectstore
