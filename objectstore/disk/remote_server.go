@@ -6,7 +6,10 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 type handler struct {
@@ -162,6 +165,11 @@ func (h *handler) readFile(ctx context.Context, w http.ResponseWriter, r *http.R
 	if off > size || n > size-off {
 		writeError(w, fmt.Errorf("%w: range [%d, +%d) outside a file of %d bytes", ErrInvalidArgument, off, n, size))
 		return
+	}
+	if osf, ok := f.(*os.File); ok && n > copyBufSize {
+		// The whole window at once, as one large read into the page cache (see the
+		// object store's readahead.go for why).
+		_ = unix.Fadvise(int(osf.Fd()), off, n, unix.FADV_WILLNEED)
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
