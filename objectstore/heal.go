@@ -43,9 +43,12 @@ type HealStatus struct {
 	ObjectsScanned int64 // objects looked at by the scanner, all scans
 	// VersionsMoved counts versions moved off Draining or Removed disks (or
 	// re-encoded because their scheme no longer fits the map).
-	VersionsMoved   int64
-	LastScanStarted time.Time // zero before the first scan
-	LastScanEnded   time.Time // zero until a scan completes
+	VersionsMoved int64
+	// VersionsLeftToMove is how many versions the last completed scan found
+	// on retiring disks and could not move (0: a drained disk holds nothing).
+	VersionsLeftToMove int64
+	LastScanStarted    time.Time // zero before the first scan
+	LastScanEnded      time.Time // zero until a scan completes
 }
 
 type healRequest struct{ bucket, key string }
@@ -53,6 +56,8 @@ type healRequest struct{ bucket, key string }
 type healCounters struct {
 	dropped, healed, bytes, failures, scanned atomic.Int64
 	relocated                                 atomic.Int64
+	unmoved                                   atomic.Int64 // this scan's versions that failed to move
+	unmovedLastScan                           int64        // under mu
 	mu                                        sync.Mutex
 	scanStart, scanEnd                        time.Time
 	pending                                   sync.Map // bucket/key -> struct{}
@@ -66,7 +71,7 @@ func (s *Store) HealStatus() HealStatus {
 	return HealStatus{
 		Queued: len(s.healCh), Dropped: c.dropped.Load(), ObjectsHealed: c.healed.Load(),
 		BytesHealed: c.bytes.Load(), Failures: c.failures.Load(), ObjectsScanned: c.scanned.Load(),
-		VersionsMoved:   c.relocated.Load(),
+		VersionsMoved: c.relocated.Load(), VersionsLeftToMove: c.unmovedLastScan,
 		LastScanStarted: c.scanStart, LastScanEnded: c.scanEnd,
 	}
 }
@@ -200,6 +205,7 @@ func (s *Store) healObject(ctx context.Context, bucket, key string, lim *limiter
 	}
 	for _, i := range move {
 		if err := s.relocateVersion(ctx, topo, st, i, &res); err != nil {
+			s.healStats.unmoved.Add(1)
 			errs = append(errs, fmt.Errorf("moving %s/%s off retiring disks: %w", bucket, key, err))
 		}
 	}
@@ -487,6 +493,7 @@ func (s *Store) scan(ctx context.Context, lim *limiter) error {
 	s.healStats.mu.Lock()
 	s.healStats.scanStart = time.Now()
 	s.healStats.mu.Unlock()
+	s.healStats.unmoved.Store(0)
 	buckets := map[string]bool{}
 	for _, id := range s.allDisks() {
 		d := s.disks.Disk(id)
@@ -532,6 +539,7 @@ func (s *Store) scan(ctx context.Context, lim *limiter) error {
 	if ctx.Err() == nil {
 		s.healStats.mu.Lock()
 		s.healStats.scanEnd = time.Now()
+		s.healStats.unmovedLastScan = s.healStats.unmoved.Load()
 		s.healStats.mu.Unlock()
 	}
 	return errors.Join(errs...)

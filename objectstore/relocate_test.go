@@ -133,8 +133,8 @@ func TestDrainMovesEverythingOff(t *testing.T) {
 	if left := holdsAnything(t, c.locals[victim]); len(left) != 0 {
 		t.Fatalf("drained disk still holds %v", left)
 	}
-	if st := s.HealStatus(); st.VersionsMoved == 0 {
-		t.Fatalf("no version counted as moved: %+v", st)
+	if st := s.HealStatus(); st.VersionsMoved == 0 || st.VersionsLeftToMove != 0 {
+		t.Fatalf("after the drain's scan: %+v", st)
 	}
 	checkRelocationSet(t, s, objs)
 
@@ -209,5 +209,27 @@ func waitUntil(t *testing.T, d time.Duration, what string, f func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A drain that cannot be carried out (no disk left to take the versions)
+// moves nothing, loses nothing, and says how much is left.
+func TestDrainWithNowhereToGo(t *testing.T) {
+	c := newCluster(t, 1, 2)
+	s := newTestStore(t, c, Options{})
+	for i := range 3 {
+		mustPut(t, s, fmt.Sprintf("k%d", i), randBytes(200<<10, uint64(i)), PutOptions{})
+	}
+	c.retire(t, placement.Draining, c.ids...)
+	if err := s.ScanOnce(ctxT(t)); err == nil {
+		t.Fatal("a scan that could not move anything reported no error")
+	}
+	if st := s.HealStatus(); st.VersionsLeftToMove != 3 || st.VersionsMoved != 0 {
+		t.Fatalf("after an impossible drain: %+v", st)
+	}
+	for i := range 3 {
+		if got, _ := mustGet(t, s, fmt.Sprintf("k%d", i), GetOptions{}); !bytes.Equal(got, randBytes(200<<10, uint64(i))) {
+			t.Fatalf("k%d changed", i)
+		}
 	}
 }

@@ -283,6 +283,12 @@ func (s *Store) lookupDisks(bucket, key string) ([]string, error) {
 	}
 	n, _, err := s.lookupSize(topo, bucket)
 	if err != nil {
+		// No scheme fits the disks that take writes (every disk draining,
+		// say): the objects are still where they were, so ask every disk
+		// that may hold them.
+		if ids := s.allDisks(); len(ids) > 0 {
+			return ids, nil
+		}
 		return nil, fmt.Errorf("%w: %w", ErrReadQuorum, err)
 	}
 	var older []*placement.Topology

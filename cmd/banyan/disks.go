@@ -51,8 +51,9 @@ const diskUsage = `usage:
   banyan disk online (DISK-ID... | --node NAME) [--data-dir DIR]
 
 drain:  the disk takes no new shards; the healer moves every object off it,
-        reading from it while it is there. When 'banyan disk list' shows it
-        holds nothing, take it out ('remove').
+        reading from it while it is there. Once a scan that ended after the
+        drain left nothing to move ('banyan disk list'), take it out
+        ('remove').
 remove: the disk (or box) is gone for good; what it held is rebuilt on the
         others from the remaining shards. Use it for a dead box that will not
         return; drain first when the disk still works.
@@ -109,7 +110,8 @@ func runDisk(args []string) error {
 		}
 		w.Flush()
 		h := resp.Heal
-		fmt.Printf("\nversions moved off retiring disks: %d (last scan ended %s)\n", h.VersionsMoved, when(h.LastScanEnded))
+		fmt.Printf("\nversions moved off retiring disks: %d; left to move after the last scan (ended %s): %d\n",
+			h.VersionsMoved, when(h.LastScanEnded), h.VersionsLeftToMove)
 		return nil
 	}
 	if (len(ids) == 0) == (*nodeName == "") {

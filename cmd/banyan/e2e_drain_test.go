@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProcessS3DrainAndRemoveABox: an operator drains a box's disk with `banyan disk
@@ -19,7 +20,9 @@ func TestProcessS3DrainAndRemoveABox(t *testing.T) {
 		t.Skip("process-level test")
 	}
 	needAWSCLI(t)
+	t0 := time.Now()
 	procs := startClusterDisks(t, 4, 1)
+	t.Logf("%v: cluster up", time.Since(t0).Round(time.Millisecond))
 	env := adminEnv(procs[0])
 	ep := func(i int) string { return "http://" + procs[i].ip + ":8773" }
 	must := func(endpoint string, args ...string) string {
@@ -85,31 +88,36 @@ func TestProcessS3DrainAndRemoveABox(t *testing.T) {
 		t.Fatalf("draining an unknown disk: exit %d, %s", code, out)
 	}
 
+	t.Logf("%v: drain", time.Since(t0).Round(time.Millisecond))
 	admin("disk", "drain", diskID)
 	checkAll(ep(3)) // still readable, through the draining box too
+	t.Logf("%v: heal", time.Since(t0).Round(time.Millisecond))
 	admin("heal")
 	if left := dataFiles(); len(left) != 0 {
 		t.Fatalf("box 4's disk still holds object data after the drain: %v", left)
 	}
-	if list := admin("disk", "list"); !strings.Contains(list, "draining") {
-		t.Fatalf("disk list does not show the drain:\n%s", list)
+	if list := admin("disk", "list"); !strings.Contains(list, "draining") || !strings.Contains(list, "left to move after the last scan") || !strings.HasSuffix(strings.TrimSpace(list), "): 0") {
+		t.Fatalf("disk list does not show the finished drain:\n%s", list)
 	}
 	checkAll(ep(0))
 
 	// Box 4 leaves for good and writes go on; then box 3 dies. The 3 boxes that were left
 	// after the drain hold every object with one box's worth of parity, so nothing is lost.
+	t.Logf("%v: remove", time.Since(t0).Round(time.Millisecond))
 	admin("disk", "remove", diskID)
 	victim.kill()
 	b := make([]byte, 3<<20)
 	rand.Read(b)
 	os.WriteFile(filepath.Join(src, "after"), b, 0o644)
 	must(ep(0), "s3", "cp", filepath.Join(src, "after"), "s3://vault/after")
+	t.Logf("%v: kill box 3", time.Since(t0).Round(time.Millisecond))
 	procs[2].kill()
 	checkAll(ep(1))
 	// The removed box no longer counts toward the cluster lock, so two live boxes of the
 	// three that remain still take writes (Raft has lost its quorum; objects do not need it).
 	rand.Read(b)
 	os.WriteFile(filepath.Join(src, "after2"), b, 0o644)
+	t.Logf("%v: write after2", time.Since(t0).Round(time.Millisecond))
 	must(ep(1), "s3", "cp", filepath.Join(src, "after2"), "s3://vault/after2")
 	checkAll(ep(0))
 }
