@@ -56,6 +56,14 @@ func (s *Server) Register(svc *service.RPC) {
 var fallback = query.New(&protocol.Service{})
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// Go's server sends "100 Continue" only when a handler first reads a body, so a
+		// request with an empty one (aws-cli uploading an empty file) gets the final
+		// answer instead. botocore then keeps that answer's status line on the
+		// connection and misreads the next response sent on it: the next upload stalls
+		// until its 60 s read timeout. S3 answers 100 Continue here; so do we.
+		w.WriteHeader(http.StatusContinue)
+	}
 	reqID := protocol.NewRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	name, region, signed := sigv4.ParseScope(r)

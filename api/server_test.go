@@ -1,13 +1,16 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -165,5 +168,45 @@ func TestFrontDoorBadInput(t *testing.T) {
 				t.Fatalf("error %+v, want code %q\n%s", e, tc.code, bytes.TrimSpace(body))
 			}
 		})
+	}
+}
+
+// A request announcing Expect: 100-continue with an empty body gets "100 Continue" before
+// its answer, as from S3. Without it botocore keeps the final answer's status line on the
+// keep-alive connection and misreads the next response on it (aws-cli then stalls for 60 s
+// after syncing an empty file). Two requests on one connection show both answers whole.
+func TestEmptyBodyExpectContinue(t *testing.T) {
+	srv, _ := newFrontDoor(t)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	for i := range 2 {
+		fmt.Fprintf(conn, "PUT /bucket/empty%d HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n", i)
+		status, err := br.ReadString('\n')
+		if err != nil || !strings.HasPrefix(status, "HTTP/1.1 100 ") {
+			t.Fatalf("request %d: first line %q, %v; want 100 Continue", i, status, err)
+		}
+		for { // the interim response's header block
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: final answer: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("request %d: unsigned PUT answered %d", i, resp.StatusCode)
+		}
 	}
 }
