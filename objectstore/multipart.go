@@ -122,17 +122,7 @@ func newUploadID(t time.Time) string {
 	var u [16]byte
 	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixNano()))
 	rand.Read(u[8:])
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return disk.FormatUUID(u)
 }
 
 // upload is an upload's record as agreed by its set.

@@ -2,8 +2,6 @@ package objectstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -468,22 +466,6 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// newUUID returns a random version 4 UUID (version IDs, upload IDs, data
-// directories, staging names).
-func newUUID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
-}
+// newUUID returns a random version 4 UUID (version IDs, data directories,
+// staging names).
+func newUUID() string { return disk.NewUUID() }

@@ -59,19 +59,29 @@ func runToken(args []string) error {
 	return nil
 }
 
-func runSetting(args []string) error {
-	fs := flag.NewFlagSet("setting", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node")
+// parseMixed parses fs's flags wherever they stand among args (`banyan setting set K V
+// --data-dir D` as well as `--data-dir D set K V`) and returns the other arguments.
+func parseMixed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
-			return err
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) > 0 {
 			pos = append(pos, args[0])
 			args = args[1:]
 		}
+	}
+	return pos, nil
+}
+
+func runSetting(args []string) error {
+	fs := flag.NewFlagSet("setting", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node")
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) == 0 {
 		return errors.New("usage: banyan setting get KEY | set KEY VALUE | list")

@@ -268,16 +268,9 @@ to the bucket fail rather than store them with less redundancy.`
 func runBucket(args []string) error {
 	fs := flag.NewFlagSet("bucket", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := parseMixed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) < 2 || len(pos) > 3 || pos[0] != "scheme" {
 		return errors.New(bucketUsage)

@@ -68,17 +68,9 @@ func runDisk(args []string) error {
 	fs := flag.NewFlagSet("disk "+verb, flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir, "data dir of the local node")
 	nodeName := fs.String("node", "", "every disk of this box")
-	var ids []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids = append(ids, fs.Arg(0))
-		rest = fs.Args()[1:]
+	ids, err := parseMixed(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	target := map[string]string{"drain": state.DiskDraining, "remove": state.DiskRemoved, "online": state.DiskOnline}
 	if verb != "list" && target[verb] == "" {

@@ -7,11 +7,20 @@ import (
 
 // newUUID returns a random (version 4) UUID: disk IDs, data dirs and
 // staging names. Collisions are as unlikely as 122 random bits make them.
-func newUUID() string {
+func newUUID() string { return NewUUID() }
+
+// NewUUID returns a random (version 4) UUID in its canonical form.
+func NewUUID() string {
 	var u [16]byte
 	rand.Read(u[:]) // never fails (crypto/rand panics instead)
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
+	return FormatUUID(u)
+}
+
+// FormatUUID renders 16 bytes in the canonical lower-case 8-4-4-4-12 form
+// isUUID accepts.
+func FormatUUID(u [16]byte) string {
 	var b [36]byte
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'
