@@ -186,9 +186,17 @@ func (s *Store) readUpload(ctx context.Context, bucket, key, uploadID string) (*
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.readObjectFrom(ctx, multipartVolume, uploadRecordKey(bucket, key, uploadID), ids, s.readQuorumDefault())
+	name := uploadRecordKey(bucket, key, uploadID)
+	st, err := s.readObjectFrom(ctx, multipartVolume, name, ids, s.readQuorumDefault())
 	if err != nil {
 		return nil, err
+	}
+	if more := st.unasked(); len(more) > 0 {
+		// The record's set is not all among the candidates (the map or the
+		// bucket's scheme moved since the upload began): ask its disks too.
+		if st, err = s.readObjectFrom(ctx, multipartVolume, name, append(ids, more...), s.readQuorumDefault()); err != nil {
+			return nil, err
+		}
 	}
 	if len(st.versions) == 0 {
 		return nil, ErrUploadNotFound

@@ -233,3 +233,35 @@ func TestDrainWithNowhereToGo(t *testing.T) {
 		}
 	}
 }
+
+// An upload begun before a drain changed the map takes parts after it,
+// completes and reads back.
+func TestUploadAcrossADrain(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	s := newTestStore(t, c, Options{})
+	ctx := ctxT(t)
+	id, err := s.NewMultipartUpload(ctx, "b", "up", PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole []byte
+	var parts []CompletePart
+	put := func(n int) {
+		p := randBytes(5<<20+n, uint64(n))
+		pi, err := s.PutObjectPart(ctx, "b", "up", id, n, bytes.NewReader(p), PartOptions{Size: int64(len(p))})
+		if err != nil {
+			t.Fatalf("part %d: %v", n, err)
+		}
+		parts = append(parts, CompletePart{Number: n, ETag: pi.ETag})
+		whole = append(whole, p...)
+	}
+	put(1)
+	c.retire(t, placement.Draining, c.ids[0], c.ids[2])
+	put(2)
+	if _, err := s.CompleteMultipartUpload(ctx, "b", "up", id, parts, PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mustGet(t, s, "up", GetOptions{}); !bytes.Equal(got, whole) {
+		t.Fatal("the object differs from its parts")
+	}
+}
