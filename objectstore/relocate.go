@@ -146,7 +146,10 @@ func (s *Store) relocateVersion(ctx context.Context, topo *placement.Topology, s
 		defer cancel()
 		for j, e := range errs {
 			if e == nil && !contains(v.Erasure.Disks, to.ids[j]) {
-				to.disks[j].DeleteVersion(rctx, st.bucket, st.key, v.VersionID)
+				if err := to.disks[j].DeleteVersion(rctx, st.bucket, st.key, v.VersionID); err != nil && !notThere(err) {
+					// Left for the next scan: the set does not agree on it.
+					s.log.Warn("objectstore: dropping a move that missed its quorum", "bucket", st.bucket, "key", st.key, "disk", to.ids[j], "err", err)
+				}
 			}
 		}
 		return err

@@ -21,6 +21,7 @@ const disksPath = "/v1/objectstore/disks"
 type disksResponse struct {
 	Disks []diskRow
 	Heal  objectstore.HealStatus
+	Error string // the disk map could not be read on the answering node
 }
 
 type diskRow struct {
@@ -33,10 +34,11 @@ func serveDisks(srv *node.Server, store *objectstore.Store) {
 	srv.Cluster.HandleRPC("POST "+disksPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		disks, _, err := srv.Cluster.State().DiskMap()
 		resp := disksResponse{Heal: store.HealStatus()}
-		if err == nil {
-			for _, d := range disks {
-				resp.Disks = append(resp.Disks, diskRow{Disk: *d, Alive: d.Node == srv.Cluster.Name() || srv.Cluster.MemberAlive(d.Node)})
-			}
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		for _, d := range disks {
+			resp.Disks = append(resp.Disks, diskRow{Disk: *d, Alive: d.Node == srv.Cluster.Name() || srv.Cluster.MemberAlive(d.Node)})
 		}
 		b, _ := state.Marshal(resp)
 		w.Header().Set("Content-Type", "application/cbor")
@@ -86,6 +88,9 @@ func runDisk(args []string) error {
 	var resp disksResponse
 	if err := c.Call(ctx, disksPath, struct{}{}, &resp); err != nil {
 		return err
+	}
+	if resp.Error != "" {
+		return fmt.Errorf("reading the disk map: %s", resp.Error)
 	}
 	if verb == "list" {
 		if len(ids) > 0 || *nodeName != "" {
