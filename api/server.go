@@ -168,6 +168,9 @@ func (s *Server) mapError(svc *service.RPC, err error) *awserr.Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if awserr.Retryable(err) {
+		return awserr.ServiceUnavailable
+	}
 	if svc.MapError != nil {
 		return svc.MapError(err)
 	}

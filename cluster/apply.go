@@ -15,12 +15,37 @@ import (
 var (
 	// ErrNoLeader: no leader could be reached within the write hold. A majority of the
 	// voters is down or partitioned away from this node.
-	ErrNoLeader = errors.New("no cluster leader could be reached; a majority of the Raft voters may be down")
+	ErrNoLeader error = retryable("no cluster leader could be reached; a majority of the Raft voters may be down")
 	// ErrShutdown: the node is stopping.
-	ErrShutdown = errors.New("node is shutting down")
+	ErrShutdown error = retryable("node is shutting down")
 	// errNotLeader is what a former leader answers a forward with; the caller retries.
 	errNotLeader = errors.New("not the leader")
 )
+
+// forwardAttempt bounds one forward of a write to the leader (and one commit-index
+// query); after it the leader is looked up again. The write hold bounds the whole call.
+// A retry is safe: the request ID makes a write that did commit apply once.
+const forwardAttempt = 1500 * time.Millisecond
+
+// retryable is a sentinel error the front door answers with the service's 503 "try
+// again" (api/awserr.Retryable).
+type retryable string
+
+func (e retryable) Error() string   { return string(e) }
+func (e retryable) Retryable() bool { return true }
+
+// noLeaderError is ErrNoLeader with the last thing that went wrong. It says it is
+// retryable, so the front door answers every service's "try again" (HTTP 503).
+type noLeaderError struct{ last error }
+
+func (e *noLeaderError) Error() string {
+	if e.last == nil || errors.Is(e.last, ErrNoLeader) {
+		return ErrNoLeader.Error()
+	}
+	return fmt.Sprintf("%v (last error: %v)", ErrNoLeader, e.last)
+}
+func (e *noLeaderError) Unwrap() error   { return ErrNoLeader }
+func (e *noLeaderError) Retryable() bool { return true }
 
 // Apply submits a command from any node. It goes to the leader (directly, or forwarded
 // over node RPC) and waits, at most Timing.WriteHold, while there is no leader, so a
@@ -63,7 +88,11 @@ func (n *Node) submit(ctx context.Context, data, requestID []byte) (*state.Resul
 		if n.raft.State() == raft.Leader {
 			res, err = n.applyLocal(hold, data, requestID)
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
-			res, err = n.rpc.apply(hold, string(addr), data, requestID)
+			// Each forward has its own short deadline: a leader that was cut off may
+			// never answer, and a new one is usually elected within a second or two.
+			attempt, cancelAttempt := context.WithTimeout(hold, forwardAttempt)
+			res, err = n.rpc.apply(attempt, string(addr), data, requestID)
+			cancelAttempt()
 		} else {
 			err = ErrNoLeader
 		}
@@ -79,7 +108,7 @@ func (n *Node) submit(ctx context.Context, data, requestID []byte) (*state.Resul
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("%w (last error: %v)", ErrNoLeader, last)
+			return nil, &noLeaderError{last: last}
 		case <-n.shutdownCh:
 			return nil, ErrShutdown
 		case <-time.After(backoff):

@@ -177,7 +177,9 @@ func (n *Node) CatchUp(ctx context.Context) error {
 				commitIndexResponse
 				Err *rpcError `cbor:"2,keyasint,omitempty"`
 			}
-			err = n.rpc.call(ctx, string(addr), "/v1/commit-index", struct{}{}, &resp)
+			attempt, cancelAttempt := context.WithTimeout(ctx, forwardAttempt)
+			err = n.rpc.call(attempt, string(addr), "/v1/commit-index", struct{}{}, &resp)
+			cancelAttempt()
 			if err == nil && resp.Err != nil {
 				err = errNotLeader
 			}
@@ -190,7 +192,7 @@ func (n *Node) CatchUp(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ErrNoLeader, err)
+			return &noLeaderError{last: err}
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

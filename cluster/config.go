@@ -60,6 +60,9 @@ type Timing struct {
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
 	SuspicionMult int
+	// GossipToTheDead is how long memberlist keeps gossiping to a member it declared
+	// dead; after that only the rejoin loop contacts it again.
+	GossipToTheDead time.Duration
 	// WriteHold bounds how long a write waits for a leader before failing.
 	WriteHold time.Duration
 	// ReconcileInterval is how often the leader checks Raft membership against gossip.
@@ -76,6 +79,7 @@ func LANTiming() Timing {
 		ProbeInterval:      500 * time.Millisecond,
 		ProbeTimeout:       250 * time.Millisecond,
 		SuspicionMult:      4,
+		GossipToTheDead:    30 * time.Second,
 		WriteHold:          5 * time.Second,
 		ReconcileInterval:  time.Second,
 	}

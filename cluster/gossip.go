@@ -120,14 +120,25 @@ func (n *Node) startGossip() error {
 	// Bound the suspicion timeout even when no other node confirms the suspicion (a
 	// three-box cluster has only one other witness).
 	mc.SuspicionMaxTimeoutMult = 2
-	mc.GossipToTheDeadTime = 30 * time.Second
+	mc.GossipToTheDeadTime = n.cfg.Timing.GossipToTheDead
+	// A join or push-pull to a box behind a partition should give up quickly: the rejoin
+	// loop tries again, and a healed partition must heal within seconds.
+	mc.TCPTimeout = 2 * time.Second
+	if n.cfg.Faults != nil {
+		t, err := newFaultyTransport(n.cfg.BindAddr, n.cfg.GossipPort, n.cfg.Faults, mc)
+		if err != nil {
+			return fmt.Errorf("cannot start gossip on %s:%d: %w", n.cfg.BindAddr, n.cfg.GossipPort, err)
+		}
+		mc.Transport = t
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("cannot start gossip on %s:%d: %w", n.cfg.BindAddr, n.cfg.GossipPort, err)
 	}
 	n.gossip = ml
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.joinPeers() }()
+	go func() { defer n.wg.Done(); n.rejoinLoop() }()
 	return nil
 }
 
@@ -161,22 +172,93 @@ func (n *Node) joinPeers() {
 	}
 }
 
-// memberStatus is gossip's live view merged with what it last reported.
+// rejoinLoop heals gossip after partitions. memberlist stops contacting a member some
+// time after it declared it dead, so two sides of a healed partition that have marked
+// each other dead would never gossip again. Every registered box (the nodes table knows
+// them all) that gossip does not see alive is joined again, with a backoff per box, one
+// attempt in flight per box; a box that left on purpose is not.
+func (n *Node) rejoinLoop() {
+	const minBackoff, maxBackoff = 250 * time.Millisecond, 2 * time.Second
+	type target struct {
+		next    time.Time
+		backoff time.Duration
+		busy    bool
+	}
+	var mu sync.Mutex
+	targets := map[string]*target{}
+	period := n.cfg.Timing.ProbeInterval
+	if period <= 0 {
+		period = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.shutdownCh:
+			return
+		case <-tick.C:
+		}
+		nodes, err := n.store.Nodes()
+		if err != nil {
+			continue
+		}
+		alive := n.gossipMembers()
+		records := n.events.snapshot()
+		now := time.Now()
+		mu.Lock()
+		for _, rec := range nodes {
+			if rec.Name == n.cfg.Name || rec.GossipAddr == "" || rec.GossipAddr == n.GossipAddr() {
+				continue
+			}
+			if alive[rec.Name] {
+				delete(targets, rec.Name)
+				continue
+			}
+			if records[rec.Name].status == StatusLeft {
+				continue
+			}
+			t := targets[rec.Name]
+			if t == nil {
+				t = &target{backoff: minBackoff}
+				targets[rec.Name] = t
+			}
+			if t.busy || now.Before(t.next) {
+				continue
+			}
+			t.busy = true
+			name, addr := rec.Name, rec.GossipAddr
+			go func() {
+				k, err := n.gossip.Join([]string{addr})
+				mu.Lock()
+				defer mu.Unlock()
+				t.busy = false
+				if k > 0 {
+					n.log.Info("gossip rejoined member", "member", name, "addr", addr)
+					t.backoff = minBackoff
+					t.next = time.Now().Add(t.backoff)
+					return
+				}
+				n.log.Debug("gossip rejoin failed", "member", name, "addr", addr, "err", err)
+				t.next = time.Now().Add(t.backoff)
+				if t.backoff < maxBackoff {
+					t.backoff *= 2
+				}
+			}()
+		}
+		mu.Unlock()
+	}
+}
+
+// memberStatus is what gossip last reported of each member, with every member gossip
+// holds as alive or suspect shown alive. Only Name is read from Members(): memberlist
+// hands out pointers to nodes it goes on changing, and Name alone never changes; the
+// rest comes from the events, which memberlist delivers under its lock.
 func (n *Node) memberStatus() map[string]memberRecord {
 	out := n.events.snapshot()
-	for _, m := range n.gossip.Members() {
-		rec := out[m.Name]
-		rec.gossip = m.Address()
-		switch m.State {
-		case memberlist.StateAlive:
-			rec.status = StatusAlive
-		case memberlist.StateSuspect:
-			rec.status = StatusSuspect
-		}
-		if len(m.Meta) > 0 {
-			state.Unmarshal(m.Meta, &rec.meta)
-		}
-		out[m.Name] = rec
+	for name := range n.gossipMembers() {
+		rec := out[name]
+		rec.status = StatusAlive
+		out[name] = rec
 	}
 	return out
 }

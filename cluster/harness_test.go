@@ -116,6 +116,12 @@ func (c *testCluster) startNode(cfg Config) {
 	c.t.Helper()
 	f := &mux.Faults{}
 	cfg.Faults = f
+	if cfg.Timing == (Timing{}) {
+		// Stop gossiping to the dead at once, so that only the rejoin loop heals gossip
+		// after a partition (memberlist alone heals those shorter than this setting).
+		cfg.Timing = LANTiming()
+		cfg.Timing.GossipToTheDead = 200 * time.Millisecond
+	}
 	cfg.Logger = testLogger(c.t).With("test_node", cfg.Name)
 	n, err := Start(cfg)
 	if err != nil {

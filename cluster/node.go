@@ -34,6 +34,7 @@ type Node struct {
 	gossip *memberlist.Memberlist
 	events *memberEvents
 	rpc    *rpcClient
+	reach  *reachability
 	ops    *http.ServeMux
 	rpcMux *http.ServeMux
 
@@ -68,6 +69,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		log:        cfg.Logger.With("node", cfg.Name),
 		store:      state.NewStore(),
 		dialer:     &mux.Dialer{Faults: cfg.Faults},
+		reach:      newReachability(),
 		ops:        http.NewServeMux(),
 		rpcMux:     http.NewServeMux(),
 		shutdownCh: make(chan struct{}),
@@ -98,6 +100,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.mux.Serve() }()
 
 	n.rpc = newRPCClient(n.dialer, cfg.Identity.ClientConfig())
+	n.rpc.http.Transport = &observingTransport{next: n.rpc.http.Transport, reach: n.reach}
 	n.serve(mux.KindRPC, n.rpcHandler())
 	n.serve(mux.KindJoin, n.joinHandler())
 	n.ops.HandleFunc("GET /v1/status", n.handleStatus)
@@ -110,8 +113,9 @@ func Start(cfg Config) (_ *Node, err error) {
 	if err := n.startGossip(); err != nil {
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.leaderLoop() }()
+	go func() { defer n.wg.Done(); n.probeLoop() }()
 	return n, nil
 }
 
@@ -149,21 +153,25 @@ func (n *Node) HandleRPC(pattern string, h http.Handler) { n.rpcMux.Handle(patte
 // https://ADDR/..., authenticated with this node's certificate.
 func (n *Node) RPCClient() *http.Client { return n.rpc.http }
 
-// MemberAlive reports whether gossip currently sees the named member as alive or
-// suspect (this node is always alive to itself).
+// MemberAlive reports whether the named member is up as far as this node can tell:
+// gossip sees it alive or suspect and node RPC to it is not failing, or it answered node
+// RPC a moment ago whatever gossip says (gossip can lag behind a healed partition). This
+// node is always alive to itself.
 func (n *Node) MemberAlive(name string) bool {
 	if name == n.cfg.Name {
 		return true
 	}
-	if n.gossip == nil {
+	var verdict int
+	if rec, err := n.store.Node(name); err == nil {
+		verdict = n.reach.verdict(rec.Addr)
+	}
+	switch verdict {
+	case 1:
+		return true
+	case -1:
 		return false
 	}
-	for _, m := range n.gossip.Members() {
-		if m.Name == name {
-			return true // Members() holds only alive and suspect nodes
-		}
-	}
-	return false
+	return n.gossipMembers()[name]
 }
 
 // IsLeader reports whether this node is the Raft leader.

@@ -53,6 +53,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /v1/settings", n.handleSettings)
 	m.HandleFunc("POST /v1/iam/entities", n.handleIAMEntities)
 	m.HandleFunc("POST /v1/commit-index", n.handleCommitIndex)
+	m.HandleFunc("GET /v1/ping", n.handlePing)
 	return m
 }
 

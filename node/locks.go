@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -21,13 +24,19 @@ import (
 // atomic and writes of one key are serialized cluster-wide.
 //
 // Leases live in memory and expire (leaseTTL), so a box that dies holding a lock blocks
-// nobody for long. The known gap, shared with dsync: a box that restarts forgets the
-// leases it granted, so in that window a second holder can reach a majority.
+// nobody for long. A box that restarts has forgotten the leases it granted, so it grants
+// nothing until every lease it may have granted before has expired: it touches a file in
+// the data dir every aliveEvery while it runs, and on start refuses grants until that
+// file's time plus aliveEvery plus leaseTTL. Two holders of one lock can therefore never
+// both reach a majority. A box that was down longer than a lease grants at once; so
+// does the only box of a one-box cluster, whose holders all died with it.
 type Locks struct {
 	node *cluster.Node
 
-	mu     sync.Mutex
-	leases map[string]lease
+	mu          sync.Mutex
+	leases      map[string]lease
+	refuseUntil time.Time
+	boxes       func() int // registered boxes
 }
 
 type lease struct {
@@ -36,8 +45,10 @@ type lease struct {
 }
 
 const (
-	leaseTTL  = 30 * time.Second
-	locksPath = "/v1/locks/"
+	leaseTTL   = 30 * time.Second
+	aliveEvery = 2 * time.Second
+	locksPath  = "/v1/locks/"
+	aliveFile  = "locks-alive"
 )
 
 type lockRequest struct {
@@ -45,18 +56,71 @@ type lockRequest struct {
 	Owner string `cbor:"2,keyasint"`
 }
 
-// NewLocks serves this box's share of the lock and returns the client side.
-func NewLocks(n *cluster.Node) *Locks {
-	l := &Locks{node: n, leases: map[string]lease{}}
+// NewLocks serves this box's share of the lock and returns the client side. dataDir
+// keeps the file that tells a restarted box how long to refuse grants; the heartbeat
+// that touches it stops with ctx.
+func NewLocks(ctx context.Context, n *cluster.Node, dataDir string) *Locks {
+	path := filepath.Join(dataDir, aliveFile)
+	l := &Locks{node: n, leases: map[string]lease{}, refuseUntil: restartWindow(path), boxes: func() int {
+		nodes, err := n.State().Nodes()
+		if err != nil {
+			return 0
+		}
+		return len(nodes)
+	}}
+	if wait := time.Until(l.refuseUntil); wait > 0 {
+		slog.Info("cluster lock: this box restarted within a lease period; granting no leases until the ones it may have granted before have expired", "for", wait.Round(time.Second))
+	}
+	touch := func() {
+		now := time.Now()
+		if err := os.Chtimes(path, now, now); err != nil {
+			os.WriteFile(path, nil, 0o600)
+		}
+	}
+	touch()
+	go func() {
+		t := time.NewTicker(aliveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				touch()
+			}
+		}
+	}()
 	n.HandleRPC("POST "+locksPath+"acquire", http.HandlerFunc(l.serveAcquire))
 	n.HandleRPC("POST "+locksPath+"release", http.HandlerFunc(l.serveRelease))
 	return l
+}
+
+// restartWindow is when the leases a previous run of this box may have granted have all
+// expired: the heartbeat file's time, plus one heartbeat, plus a lease. Zero when there
+// was no previous run.
+func restartWindow(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime().Add(aliveEvery + leaseTTL)
+}
+
+// refusing reports whether this box must still refuse grants after a restart.
+func (l *Locks) refusing(now time.Time) bool {
+	if !now.Before(l.refuseUntil) {
+		return false
+	}
+	return l.boxes() > 1 // the only box: every holder it granted died with it
 }
 
 func (l *Locks) grant(name, owner string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	if l.refusing(now) {
+		return false
+	}
 	if cur, ok := l.leases[name]; ok && cur.owner != owner && now.Before(cur.expires) {
 		return false
 	}
@@ -110,32 +174,75 @@ func decodeBody(r *http.Request, v any) error {
 	return state.Unmarshal(b, v)
 }
 
-// Lock takes the cluster-wide lock of name, retrying until ctx ends.
+// lockWait bounds how long Lock tries for a majority; after it the write fails with a
+// retryable error instead of hanging while the boxes are split.
+const lockWait = 10 * time.Second
+
+// Lock takes the cluster-wide lock of name, retrying until ctx ends or lockWait passes.
 func (l *Locks) Lock(ctx context.Context, name string) (func(), error) {
 	var id [12]byte
 	rand.Read(id[:])
 	owner := l.node.Name() + "/" + hex.EncodeToString(id[:])
+	ctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
 	backoff := 2 * time.Millisecond
 	for {
 		addrs := l.lockers()
-		granted := l.each(ctx, addrs, "acquire", name, owner)
-		if len(granted) >= len(addrs)/2+1 {
+		need := len(addrs)/2 + 1
+		granted := l.acquire(ctx, addrs, need, name, owner)
+		if len(granted) >= need {
 			return func() {
 				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				l.each(rctx, granted, "release", name, owner)
 			}, nil
 		}
-		l.each(ctx, granted, "release", name, owner)
+		l.each(context.WithoutCancel(ctx), granted, "release", name, owner)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("cluster lock %s: %w", name, ctx.Err())
+			return nil, fmt.Errorf("cluster lock %s: no majority of %d boxes granted it: %w", name, len(addrs), ctx.Err())
 		case <-time.After(backoff/2 + jitter(backoff)):
 		}
 		if backoff < 200*time.Millisecond {
 			backoff *= 2
 		}
 	}
+}
+
+// acquire asks every address for the lease in parallel and returns as soon as need of
+// them granted it (or all answered): a slow or partitioned box does not hold up a lock
+// the others already granted. A grant that arrives after the answer is released.
+func (l *Locks) acquire(ctx context.Context, addrs []string, need int, name, owner string) []string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	type answer struct {
+		addr string
+		ok   bool
+	}
+	answers := make(chan answer, len(addrs))
+	asked := 0
+	for _, a := range addrs {
+		if a == "" {
+			continue
+		}
+		asked++
+		go func() { answers <- answer{a, l.ask(ctx, a, "acquire", name, owner)} }()
+	}
+	var granted []string
+	for got := 0; got < asked && len(granted) < need; got++ {
+		if a := <-answers; a.ok {
+			granted = append(granted, a.addr)
+		}
+	}
+	late := asked - len(granted)
+	go func() {
+		defer cancel()
+		for range late {
+			if a := <-answers; a.ok {
+				l.each(context.Background(), []string{a.addr}, "release", name, owner)
+			}
+		}
+	}()
+	return granted
 }
 
 // lockers are the RPC addresses of every registered box, alive or not: a majority of
@@ -183,7 +290,6 @@ func removedBoxes(st *state.Store) map[string]bool {
 
 // each sends op to every address in parallel and returns those that said yes.
 func (l *Locks) each(ctx context.Context, addrs []string, op, name, owner string) []string {
-	body, _ := state.Marshal(lockRequest{Name: name, Owner: owner})
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var mu sync.Mutex
@@ -196,35 +302,38 @@ func (l *Locks) each(ctx context.Context, addrs []string, op, name, owner string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if a == l.node.Addr() {
-				if op == "acquire" && !l.grant(name, owner) {
-					return
-				}
-				if op == "release" {
-					l.release(name, owner)
-				}
-			} else {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+a+locksPath+op, bytes.NewReader(body))
-				if err != nil {
-					return
-				}
-				resp, err := l.node.RPCClient().Do(req)
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					return
-				}
+			if l.ask(ctx, a, op, name, owner) {
+				mu.Lock()
+				ok = append(ok, a)
+				mu.Unlock()
 			}
-			mu.Lock()
-			ok = append(ok, a)
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	return ok
+}
+
+// ask sends op for name to the box at addr (this box directly) and reports a yes.
+func (l *Locks) ask(ctx context.Context, addr, op, name, owner string) bool {
+	if addr == l.node.Addr() {
+		if op == "acquire" {
+			return l.grant(name, owner)
+		}
+		l.release(name, owner)
+		return true
+	}
+	body, _ := state.Marshal(lockRequest{Name: name, Owner: owner})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+locksPath+op, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	resp, err := l.node.RPCClient().Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // jitter spreads retries so that two boxes contending for one lock do not retry in step.

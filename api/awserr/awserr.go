@@ -68,6 +68,16 @@ func As(err error) *Error {
 	return InternalError
 }
 
+// Retryable reports whether err, anywhere in its chain, says it is a transient failure
+// of the cluster (no Raft leader within the write hold, a node shutting down): the
+// caller should try again, and every service answers it with its 503 "try again" code.
+// Lower layers mark such errors with a Retryable method, so the front door needs to
+// import none of them.
+func Retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	return errors.As(err, &r) && r.Retryable()
+}
+
 // Common errors shared by every service. Service-specific codes live with their service.
 var (
 	AccessDenied               = New("AccessDenied", http.StatusForbidden, "Access Denied")

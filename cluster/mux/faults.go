@@ -43,6 +43,13 @@ func (f *Faults) Heal() {
 	f.mu.Unlock()
 }
 
+// Allowed reports whether traffic to or from addr (host or host:port) may pass. Other
+// transports (gossip in the cluster's tests) use it to honour the same partitions.
+func (f *Faults) Allowed(addr string) bool { return f.allowed(addr) }
+
+// Track registers a connection to or from addr so that a later Block cuts it.
+func (f *Faults) Track(c net.Conn, addr string) net.Conn { return f.track(c, addr) }
+
 func (f *Faults) allowed(addr string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -16,7 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kind selects the protocol a connection speaks after its first byte.
@@ -124,6 +127,27 @@ func (m *Mux) route(c net.Conn) {
 	sub.push(tls.Server(&bufferedConn{Conn: c, r: br}, m.tls[k]))
 }
 
+// Node-to-node connections run on a LAN, where a box answers within milliseconds. A
+// box behind a partition (packets dropped, no reset) must not hold a call for the
+// minutes TCP would retransmit: connecting gives up after dialTimeout, and data that
+// stays unacknowledged for userTimeout (TCP_USER_TIMEOUT) or an idle connection whose
+// keepalives go unanswered is dropped, so the call fails and its caller moves on.
+const (
+	dialTimeout = 2 * time.Second
+	userTimeout = 4 * time.Second
+)
+
+func setUserTimeout(network, address string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(userTimeout/time.Millisecond))
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
 // Dialer opens node-to-node connections of a given kind.
 type Dialer struct {
 	Faults *Faults // nil outside fault-injection tests
@@ -135,7 +159,8 @@ func (d *Dialer) Dial(ctx context.Context, addr string, k Kind, cfg *tls.Config)
 	if d != nil && d.Faults != nil && !d.Faults.allowed(addr) {
 		return nil, fmt.Errorf("dial %s: %w", addr, ErrPartitioned)
 	}
-	var nd net.Dialer
+	nd := net.Dialer{Timeout: dialTimeout, Control: setUserTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 2 * time.Second, Interval: time.Second, Count: 3}}
 	c, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 	// The cluster lock makes conditional writes through different boxes atomic.
 	// Scheme overrides come from the replicated state: bucket records and settings.
 	schemes := stateSchemes{srv.Cluster.State()}
-	store := objectstore.New(disks, objectstore.Options{Logger: log, Locker: node.NewLocks(srv.Cluster), Schemes: schemes})
+	store := objectstore.New(disks, objectstore.Options{Logger: log, Locker: node.NewLocks(ctx, srv.Cluster, srv.Dir.Path), Schemes: schemes})
 	srv.Cluster.AddStatus("objectstore", func() any {
 		st := objectStatus{Heal: store.HealStatus()}
 		topo := disks.Topology()
