@@ -29,6 +29,16 @@ const (
 	CmdDeleteBucket    CommandType = 9
 	CmdRegisterDisks   CommandType = 10
 	CmdSetDiskState    CommandType = 11
+	CmdReportBox       CommandType = 12
+	CmdRunInstances    CommandType = 13
+	CmdSetInstances    CommandType = 14
+	CmdReportInstance  CommandType = 15
+	CmdPutImage        CommandType = 16
+	CmdPutImportTask   CommandType = 17
+	CmdPutKeyPair      CommandType = 18
+	CmdDeleteKeyPair   CommandType = 19
+	CmdTagResources    CommandType = 20
+	CmdForgetInstances CommandType = 21
 )
 
 // Command is a typed change to the state.
