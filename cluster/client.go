@@ -197,3 +197,9 @@ func (n *Node) CatchUp(ctx context.Context) error {
 		}
 	}
 }
+
+// Call posts in (CBOR) to an endpoint a subsystem added with HandleRPC on the node at
+// addr (its RPC address) and decodes the CBOR answer into out.
+func (n *Node) Call(ctx context.Context, addr, path string, in, out any) error {
+	return n.rpc.call(ctx, addr, path, in, out)
+}

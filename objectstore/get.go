@@ -49,10 +49,18 @@ func (s *Store) lookupVersion(ctx context.Context, bucket, key, versionID string
 	return st, i, oi, nil
 }
 
-// GetObject implements ObjectLayer. The returned reader decodes in a
-// goroutine into a pipe: one block is being read from the disks while the
-// previous one is being written to the caller, and memory stays at the
-// erasure decoder's two stripes.
+// GetObject implements ObjectLayer. Before it returns, the shards of the
+// first part the request reads are opened on a read quorum of disks (and
+// the first frame each of them must serve is read), so that an object too
+// few disks can serve fails here, before the front end sends a status
+// line, instead of breaking off mid-body. The other shards are opened only
+// when the decoder needs them: one lost mid-stream is replaced from parity
+// on the fly while Data shards remain.
+//
+// The returned reader decodes into its caller's writer (WriteTo) or in a
+// goroutine into a pipe (Read): one block is being read from the disks
+// while the previous one is written out, and memory stays at the erasure
+// decoder's two stripes.
 //
 // With PartNumber the reader yields only that part (the n-th part of a
 // multipart object, whose size and offset the front end finds in
@@ -68,21 +76,92 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, opts GetOptio
 	if err != nil {
 		return oi, nil, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
-	rc := &objectReader{ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	rc.decode = func(w io.Writer) error { return s.decodeRange(ctx, st, i, w, off, length) }
+	var first *partShards
+	if length > 0 {
+		if v.HasInline() {
+			err = checkInline(st, i)
+		} else {
+			first, err = s.openFirstPart(ctx, st, i, off, length)
+		}
+		if err != nil {
+			cancel()
+			if cerr := parent.Err(); cerr != nil {
+				// The caller went away; that, not the disks, is why.
+				return oi, nil, cerr
+			}
+			if first != nil && first.missing {
+				s.queueHeal(bucket, key)
+			}
+			return oi, nil, err
+		}
+	}
+	rc := &objectReader{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: first}
+	rc.decode = func(w io.Writer) error { return s.decodeRangeFrom(ctx, st, i, w, off, length, first) }
 	return oi, rc, nil
+}
+
+// checkInline fails with ErrReadQuorum when fewer than Data disks gave
+// version i's inline shard.
+func checkInline(st *objectState, i int) error {
+	v := &st.versions[i]
+	sc := v.Erasure.Scheme()
+	have := map[int]bool{}
+	for _, h := range st.holders[i] {
+		if hv, ok := st.holderVersion(i, h); ok && hv.Erasure.Index >= 0 && hv.Erasure.Index < sc.Total() {
+			have[hv.Erasure.Index] = true
+		}
+	}
+	if len(have) < sc.Data {
+		return fmt.Errorf("%w: %s/%s: %d of %d inline shards, need %d", ErrReadQuorum, st.bucket, st.key, len(have), sc.Total(), sc.Data)
+	}
+	return nil
+}
+
+// openFirstPart opens the shards of the first part that [off, off+length)
+// of version i reads, on a read quorum of disks, and reads the frame of
+// the range's first block from those the decoder will read first. It fails
+// with ErrReadQuorum when fewer than Data shards can be opened; the
+// returned partShards then only reports missing.
+func (s *Store) openFirstPart(ctx context.Context, st *objectState, i int, off, length int64) (*partShards, error) {
+	v := &st.versions[i]
+	set := s.setOf(v)
+	holds := holdersOf(st, i)
+	var partStart int64
+	for _, part := range v.Parts {
+		if off < partStart+part.Size {
+			ps := s.newPartShards(ctx, st.bucket, st.key, v, set, part, holds)
+			if err := ps.prepare(ctx, off-partStart, min(off+length, partStart+part.Size)-off); err != nil {
+				ps.close()
+				return ps, err
+			}
+			return ps, nil
+		}
+		partStart += part.Size
+	}
+	return nil, nil
+}
+
+func holdersOf(st *objectState, i int) map[string]bool {
+	holds := map[string]bool{}
+	for _, h := range st.holders[i] {
+		holds[st.disks[h].id] = true
+	}
+	return holds
 }
 
 // objectReader is GetObject's reader. Decoding starts at the first Read or
 // WriteTo. WriteTo (what io.Copy uses) decodes straight into the
 // destination on the caller's goroutine: each block goes out in one large
 // write from the decoder's own buffers. Read decodes in a goroutine into
-// a pipe instead. Close stops the decoder either way.
+// a pipe instead. Close stops the decoder either way, and closes the
+// shard files GetObject opened if decoding never started.
 type objectReader struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	decode  func(w io.Writer) error
+	first   *partShards // opened by GetObject; the decoder closes it
 	started bool
 	pr      *io.PipeReader
 	done    chan struct{}
@@ -121,12 +200,14 @@ func (r *objectReader) Close() error {
 		if !r.started {
 			r.started = true
 			close(r.done)
+			r.first.close()
 			return
 		}
 		if r.pr != nil {
 			r.pr.CloseWithError(errReaderClosed)
 		}
 		<-r.done
+		r.first.close()
 	})
 	return nil
 }
@@ -191,6 +272,13 @@ func readRange(v *disk.Version, opts GetOptions) (off, length int64, err error) 
 // decodeRange writes bytes [off, off+length) of version i to w, part by
 // part, and queues the object for healing when a shard was missing or bad.
 func (s *Store) decodeRange(ctx context.Context, st *objectState, i int, w io.Writer, off, length int64) error {
+	return s.decodeRangeFrom(ctx, st, i, w, off, length, nil)
+}
+
+// decodeRangeFrom is decodeRange with the shards of the range's first part
+// already opened (GetObject's openFirstPart; nil: none). It closes them.
+func (s *Store) decodeRangeFrom(ctx context.Context, st *objectState, i int, w io.Writer, off, length int64, first *partShards) error {
+	defer first.close()
 	v := &st.versions[i]
 	sc := v.Erasure.Scheme()
 	needHeal := false
@@ -215,26 +303,20 @@ func (s *Store) decodeRange(ctx context.Context, st *objectState, i int, w io.Wr
 		needHeal = needHeal || len(res.BadShards) > 0
 		return readErr(err)
 	}
-	holds := map[string]bool{}
-	for _, h := range st.holders[i] {
-		holds[st.disks[h].id] = true
-	}
+	holds := holdersOf(st, i)
 	set := s.setOf(v)
 	var partStart int64
 	for _, part := range v.Parts {
 		pOff, pEnd := max(off, partStart), min(off+length, partStart+part.Size)
 		if pOff < pEnd {
-			files, missing := s.openShards(ctx, st.bucket, st.key, v, set, part.Number, holds)
-			needHeal = needHeal || missing
-			src := make([]erasure.ShardReader, len(files))
-			for j, f := range files {
-				if f != nil {
-					src[j] = f
-				}
+			ps := first
+			if ps == nil || ps.part != part.Number {
+				ps = s.newPartShards(ctx, st.bucket, st.key, v, set, part, holds)
 			}
-			res, err := erasure.Decode(ctx, w, src, sc, part.Size, pOff-partStart, pEnd-pOff)
-			closeAll(files)
-			needHeal = needHeal || len(res.BadShards) > 0
+			first = nil
+			res, err := erasure.Decode(ctx, w, ps.sources(), sc, part.Size, pOff-partStart, pEnd-pOff)
+			ps.close()
+			needHeal = needHeal || ps.missing || len(res.BadShards) > 0
 			if err != nil {
 				return readErr(err)
 			}
@@ -242,6 +324,235 @@ func (s *Store) decodeRange(ctx context.Context, st *objectState, i int, w io.Wr
 		partStart += part.Size
 	}
 	return nil
+}
+
+// partShards are the shard files of one part of a version, indexed by
+// shard. Each is opened on its first read, so the decoder opens parity
+// shards only when a data shard fails; prepare opens a read quorum up
+// front.
+type partShards struct {
+	scheme erasure.Scheme
+	part   int   // part number
+	size   int64 // object bytes of the part
+	files  []*shardFile
+	// missing: a disk that should hold a shard is away, does not hold the
+	// version or failed while being prepared.
+	missing bool
+}
+
+func (s *Store) newPartShards(ctx context.Context, bucket, key string, v *disk.Version, set erasureSet, part disk.Part, holds map[string]bool) *partShards {
+	sc := v.Erasure.Scheme()
+	ps := &partShards{scheme: sc, part: part.Number, size: part.Size, files: make([]*shardFile, sc.Total())}
+	want := sc.ShardFileSize(part.Size)
+	for j, id := range set.ids {
+		shard := shardOf(&v.Erasure, j)
+		d := set.disks[j]
+		if d == nil || !holds[id] || shard < 0 || shard >= len(ps.files) {
+			ps.missing = true
+			continue
+		}
+		ps.files[shard] = &shardFile{ctx: ctx, d: d, bucket: bucket, key: key, dataDir: v.DataDir, part: part.Number, want: want}
+	}
+	if len(set.ids) < len(ps.files) {
+		ps.missing = true
+	}
+	return ps
+}
+
+// sources is what erasure.Decode reads: nil for the shards that are not
+// there.
+func (ps *partShards) sources() []erasure.ShardReader {
+	src := make([]erasure.ShardReader, len(ps.files))
+	for j, f := range ps.files {
+		if f != nil {
+			src[j] = f
+		}
+	}
+	return src
+}
+
+func (ps *partShards) close() {
+	if ps == nil {
+		return
+	}
+	for _, f := range ps.files {
+		if f != nil {
+			f.close()
+		}
+	}
+}
+
+// prepare opens Data shards of the part for a read of [off, off+length)
+// of it (offsets in the part) and reads the frame of the range's first
+// block from each shard the decoder will read for that block: the data
+// shards the block's range covers, or, once one of them failed, every
+// opened shard (the block is then rebuilt from any Data of them). A shard
+// that fails is dropped and the next one is tried: data shards first,
+// then parity, as the decoder picks them. The frames read are kept and
+// handed to the decoder's first read, so nothing is read twice. Fewer than
+// Data usable shards is ErrReadQuorum.
+func (ps *partShards) prepare(ctx context.Context, off, length int64) error {
+	sc := ps.scheme
+	b := off / sc.BlockSize
+	n := min(sc.BlockSize, ps.size-b*sc.BlockSize)
+	sl := (n + int64(sc.Data) - 1) / int64(sc.Data)
+	frameOff, frameLen := b*sc.FrameSize(), erasure.HashSize+int(sl)
+	lo, hi := off-b*sc.BlockSize, min(off+length-b*sc.BlockSize, n)
+	needed := make([]bool, len(ps.files))
+	var order []int
+	for j := lo / sl; j <= (hi-1)/sl && j < int64(sc.Data); j++ {
+		needed[j] = true
+		order = append(order, int(j))
+	}
+	for j := range ps.files {
+		if !needed[j] {
+			order = append(order, j)
+		}
+	}
+
+	opened := make([]bool, len(ps.files))
+	probed := make([]bool, len(ps.files))
+	errs := make([]error, len(ps.files))
+	rebuild := false // a needed shard failed: every opened one is read
+	next := 0
+	for {
+		// Open (and read the frame of) the shards in idx, in parallel;
+		// drop those that fail.
+		run := func(idx []int) {
+			parallel(len(idx), func(k int) {
+				j := idx[k]
+				probe := rebuild || needed[j]
+				errs[j] = ps.files[j].prime(probe, frameOff, frameLen)
+				opened[j], probed[j] = true, probe
+			})
+			for _, j := range idx {
+				if errs[j] != nil {
+					ps.files[j].close()
+					ps.files[j] = nil
+					ps.missing = true
+					rebuild = rebuild || needed[j]
+				}
+			}
+		}
+		if rebuild {
+			var idx []int
+			for j, f := range ps.files {
+				if f != nil && opened[j] && !probed[j] {
+					idx = append(idx, j)
+				}
+			}
+			if len(idx) > 0 {
+				run(idx)
+				continue
+			}
+		}
+		good := 0
+		for j, f := range ps.files {
+			if f != nil && opened[j] {
+				good++
+			}
+		}
+		if good >= sc.Data {
+			return nil
+		}
+		var wave []int
+		for ; next < len(order) && good+len(wave) < sc.Data; next++ {
+			if j := order[next]; ps.files[j] != nil {
+				wave = append(wave, j)
+			}
+		}
+		if len(wave) == 0 {
+			return fmt.Errorf("%w: part %d: %d of %d shards readable, need %d: %w", ErrReadQuorum, ps.part, good, sc.Total(), sc.Data, errors.Join(errs...))
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		run(wave)
+	}
+}
+
+// shardFile is one shard file of a part, opened on first use. The frame
+// prepare read is served to the first ReadAt that asks for exactly it.
+type shardFile struct {
+	ctx                  context.Context
+	d                    disk.Disk
+	bucket, key, dataDir string
+	part                 int
+	want                 int64 // the file's length
+
+	mu       sync.Mutex
+	tried    bool
+	f        disk.ReadAtCloser
+	err      error
+	frameOff int64
+	frame    []byte
+}
+
+// open opens the file once; f.mu is held.
+func (f *shardFile) open() (disk.ReadAtCloser, error) {
+	if !f.tried {
+		f.tried = true
+		r, size, err := f.d.OpenFile(f.ctx, f.bucket, f.key, f.dataDir, f.part)
+		switch {
+		case err != nil:
+			f.err = fmt.Errorf("disk %s: %w", f.d.ID(), err)
+		case size != f.want:
+			r.Close()
+			f.err = fmt.Errorf("disk %s: %w: %d bytes, want %d", f.d.ID(), erasure.ErrShardSize, size, f.want)
+		default:
+			f.f = withReadAhead(r, size)
+		}
+	}
+	return f.f, f.err
+}
+
+// prime opens the file and, with probe, reads the frame [off, off+n).
+func (f *shardFile) prime(probe bool, off int64, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, err := f.open()
+	if err != nil || !probe || f.frame != nil {
+		return err
+	}
+	buf := make([]byte, n)
+	if m, err := r.ReadAt(buf, off); m != n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("disk %s: reading at %d: %w", f.d.ID(), off, err)
+	}
+	f.frame, f.frameOff = buf, off
+	return nil
+}
+
+func (f *shardFile) ReadAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	if f.frame != nil && off == f.frameOff && len(p) == len(f.frame) {
+		n := copy(p, f.frame)
+		f.frame = nil
+		f.mu.Unlock()
+		return n, nil
+	}
+	f.frame = nil
+	r, err := f.open()
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return r.ReadAt(p, off)
+}
+
+func (f *shardFile) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+	}
+	if f.err == nil {
+		f.err = errReaderClosed
+	}
+	f.tried, f.frame = true, nil
 }
 
 // readErr maps a decoder failure for the reader of GetObject.

@@ -49,6 +49,13 @@ type HealStatus struct {
 	VersionsLeftToMove int64
 	LastScanStarted    time.Time // zero before the first scan
 	LastScanEnded      time.Time // zero until a scan completes
+	// MRFQueued is how many objects wait for disks that missed a write of
+	// them (mrf.go); MRFRepaired counts the objects repaired once those
+	// disks answered again, MRFDropped those left to the scanner (queue
+	// full, repairs failing, disks removed).
+	MRFQueued   int
+	MRFRepaired int64
+	MRFDropped  int64
 }
 
 type healRequest struct{ bucket, key string }
@@ -61,6 +68,7 @@ type healCounters struct {
 	mu                                        sync.Mutex
 	scanStart, scanEnd                        time.Time
 	pending                                   sync.Map // bucket/key -> struct{}
+	mrf                                       mrfQueue // writes that missed disks
 }
 
 // HealStatus returns the healer's counters.
@@ -73,6 +81,7 @@ func (s *Store) HealStatus() HealStatus {
 		BytesHealed: c.bytes.Load(), Failures: c.failures.Load(), ObjectsScanned: c.scanned.Load(),
 		VersionsMoved: c.relocated.Load(), VersionsLeftToMove: c.unmovedLastScan,
 		LastScanStarted: c.scanStart, LastScanEnded: c.scanEnd,
+		MRFQueued: c.mrf.len(), MRFRepaired: c.mrf.repaired.Load(), MRFDropped: c.mrf.dropped.Load(),
 	}
 }
 
@@ -95,6 +104,7 @@ func (s *Store) queueHeal(bucket, key string) {
 
 func (s *Store) healWorker() {
 	defer s.healWG.Done()
+	s.startRepairs()
 	for {
 		select {
 		case <-s.healStop:

@@ -280,14 +280,21 @@ func (s *Store) commit(ctx context.Context, c *commitReq) (disk.Version, error) 
 	if countErrs(errs) > 0 {
 		// The disks that missed the commit get the version from the
 		// healer; their staged files are of no use to it.
-		if c.staged != "" {
-			for i, err := range errs {
-				if err != nil && c.set.disks[i] != nil {
-					c.set.disks[i].DeleteTmp(context.WithoutCancel(ctx), c.staged)
-				}
+		var missed []string
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			missed = append(missed, c.set.ids[i])
+			if c.staged != "" && c.set.disks[i] != nil {
+				c.set.disks[i].DeleteTmp(context.WithoutCancel(ctx), c.staged)
 			}
 		}
 		s.queueHeal(c.bucket, c.key)
+		if c.bucket != multipartVolume {
+			// Repaired as soon as those disks answer again (mrf.go).
+			s.queueRepair(c.bucket, c.key, &v, missed)
+		}
 	}
 	v.Inline = nil
 	return v, nil

@@ -54,8 +54,18 @@ func versionKey(v *disk.Version) string {
 }
 
 // notThere reports whether a disk error means "this disk has no such
-// object" rather than "this disk could not answer".
+// object" rather than "this disk could not answer". Only a disk that is
+// there can say what it lacks: an error that also says the disk is missing,
+// offline or failing (a disk whose folder went away answers ErrDiskNotFound)
+// is a disk that could not be asked, whatever else it carries. Counting it
+// as "not there" would take a holder's vote away without lowering the
+// threshold (see agree), and an object acknowledged on a write quorum that
+// includes that disk would read as absent.
 func notThere(err error) bool {
+	if errors.Is(err, disk.ErrDiskNotFound) || errors.Is(err, disk.ErrDiskOffline) || errors.Is(err, disk.ErrFaultyDisk) ||
+		errors.Is(err, disk.ErrDiskAccessDenied) {
+		return false
+	}
 	return errors.Is(err, disk.ErrFileNotFound) || errors.Is(err, disk.ErrVolumeNotFound) ||
 		errors.Is(err, disk.ErrVersionNotFound) || errors.Is(err, disk.ErrFileCorrupt)
 }

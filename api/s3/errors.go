@@ -43,8 +43,9 @@ var (
 	errMethodNotAllowed        = awserr.New("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
 	errInvalidArgument         = awserr.New("InvalidArgument", http.StatusBadRequest, "Invalid Argument")
 	errInvalidRequest          = awserr.New("InvalidRequest", http.StatusBadRequest, "Invalid Request")
+	errServiceUnavailable      = awserr.New("ServiceUnavailable", http.StatusServiceUnavailable, "The cluster has no leader at the moment; please retry.")
 	errSlowDown                = awserr.New("SlowDown", http.StatusServiceUnavailable, "Please reduce your request rate.")
-	errServiceUnavailable      = awserr.New("ServiceUnavailable", http.StatusServiceUnavailable, "Not enough of the object store's disks answered; please retry.")
+	errNoQuorum                = awserr.New("SlowDown", http.StatusServiceUnavailable, "Not enough of the object store's disks answered; please reduce your request rate and retry.")
 	errNotImplemented          = awserr.New("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	errMalformedPolicy         = awserr.New("MalformedPolicy", http.StatusBadRequest, "Policies must be valid JSON and the first byte must be '{'")
 	errInvalidTag              = awserr.New("InvalidTag", http.StatusBadRequest, "The TagSet you provided is not valid.")
@@ -76,8 +77,10 @@ var errorTable = []struct {
 	{objectstore.ErrInvalidPart, errInvalidPart},
 	{objectstore.ErrInvalidPartOrder, errInvalidPartOrder},
 	{objectstore.ErrEntityTooSmall, errEntityTooSmall},
-	{objectstore.ErrReadQuorum, errServiceUnavailable},
-	{objectstore.ErrWriteQuorum, errServiceUnavailable},
+	// Too few disks answered: SlowDown, the 503 every S3 client retries with backoff
+	// (a GET finds out before its status line is sent).
+	{objectstore.ErrReadQuorum, errNoQuorum},
+	{objectstore.ErrWriteQuorum, errNoQuorum},
 	{objectstore.ErrSlowDown, errSlowDown},
 	{state.ErrNotFound, errNoSuchBucket},
 	{state.ErrConflict, errOperationAborted},
@@ -90,6 +93,9 @@ func toS3Error(err error) *awserr.Error {
 	var e *awserr.Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if awserr.Retryable(err) { // no Raft leader within the write hold, a node stopping
+		return errServiceUnavailable
 	}
 	for _, m := range errorTable {
 		if errors.Is(err, m.err) {

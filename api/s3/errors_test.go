@@ -142,7 +142,7 @@ func TestStoreFailures(t *testing.T) {
 		code   string
 	}{
 		{objectstore.ErrSlowDown, 503, "SlowDown"},
-		{objectstore.ErrWriteQuorum, 503, "ServiceUnavailable"},
+		{objectstore.ErrWriteQuorum, 503, "SlowDown"},
 		{errors.New("disk on fire"), 500, "InternalError"},
 	} {
 		e.front.objects = &faultyObjects{ObjectLayer: e.objects, err: tc.err}

@@ -161,7 +161,21 @@ func (q *request) readObject(head bool) error {
 		hopts.Range = nil
 		info, err = q.f.objects.HeadObject(q.r.Context(), b.Name, q.key, hopts)
 	} else {
+		// GetObject opens a read quorum of the shards before it returns, so too few
+		// disks is an error here (SlowDown), before the status line, not a body that
+		// breaks off.
 		info, rc, err = q.f.objects.GetObject(q.r.Context(), b.Name, q.key, opts)
+		if errors.Is(err, objectstore.ErrReadQuorum) && info.Key != "" {
+			// The version was found but its data cannot be read: a conditional GET
+			// that answers 304 or 412 needs no data.
+			if cerr := checkConditions(q.r.Header, "", info); cerr != nil {
+				err = cerr
+				if errors.Is(cerr, errNotModified) {
+					q.w.Header().Set("ETag", quoteETag(info.ETag))
+					q.w.Header().Set("Last-Modified", httpTime(info.ModTime))
+				}
+			}
+		}
 	}
 	if err != nil {
 		if errors.Is(err, objectstore.ErrObjectNotFound) && !info.DeleteMarker &&

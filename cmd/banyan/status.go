@@ -73,8 +73,8 @@ func runStatus(args []string) error {
 			fmt.Printf("new objects: %s; buckets with a scheme override: %d\n", strings.Join(parts, ", "), int(n))
 		}
 		if h, ok := o["heal"].(map[string]any); ok {
-			fmt.Printf("healing: %v queued, %v objects healed (%v bytes), %v failures, %v scanned, %v versions moved off retiring disks, last scan ended %v\n",
-				h["Queued"], h["ObjectsHealed"], h["BytesHealed"], h["Failures"], h["ObjectsScanned"], h["VersionsMoved"], h["LastScanEnded"])
+			fmt.Printf("healing: %v queued, %v awaiting repair after degraded writes (%v repaired), %v objects healed (%v bytes), %v failures, %v scanned, %v versions moved off retiring disks, last scan ended %v\n",
+				h["Queued"], h["MRFQueued"], h["MRFRepaired"], h["ObjectsHealed"], h["BytesHealed"], h["Failures"], h["ObjectsScanned"], h["VersionsMoved"], h["LastScanEnded"])
 		}
 	}
 	return nil

@@ -37,6 +37,15 @@
 // key sweeps. A kept part file is renamed into uploads/ only once it is
 // complete, so a crash leaves it whole or absent.
 //
+// A Local answers "not found" only for what is missing on the disk it was
+// opened on. Every call first checks that the directory at the root path is
+// still that disk (the same directory, or one carrying its format.json), and
+// a call that found something missing checks again before saying so; a disk
+// whose folder went away, was unmounted, replaced by an empty directory or
+// by another disk answers ErrDiskNotFound ("could not be asked", never
+// "has no such object") and creates nothing at the path, and serves again as
+// soon as its folder is back. See presence.go.
+//
 // Durability has a price in fsyncs, which dominate write latency: a PUT of
 // a new key costs one per shard file (CreateFile), one for the staged
 // directory, one per new directory on the key's path, and two for the

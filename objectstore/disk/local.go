@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -40,6 +41,8 @@ type Local struct {
 	trash   string
 	id      string
 	lock    *os.File // holds the flock on .banyan.sys/LOCK
+	// rootAt is the directory at root that is this disk (see presence.go).
+	rootAt atomic.Pointer[rootID]
 
 	seed    maphash.Seed
 	stripes [256]sync.Mutex
@@ -116,6 +119,9 @@ func OpenLocal(path string) (*Local, error) {
 		}
 	}
 	l.id = f.ID
+	if err := l.recordRoot(); err != nil {
+		return nil, fmt.Errorf("disk %s: %w", root, fsError(err, ErrDiskNotFound))
+	}
 	if err := l.resetStaging(); err != nil {
 		return nil, fmt.Errorf("disk %s: preparing %s: %w", root, sysDir, fsError(err, ErrFaultyDisk))
 	}
@@ -233,14 +239,20 @@ func (l *Local) ID() string { return l.id }
 // Path is the disk's root directory.
 func (l *Local) Path() string { return l.root }
 
-// Info implements Disk. The stamp is re-read so that a disk that was
-// unmounted under us (its path now an empty directory of the root
-// filesystem) or swapped shows as unhealthy.
+// Info implements Disk. The disk is checked as every call checks it (see
+// presence.go), and the stamp is re-read, so that a disk whose folder went
+// away, was unmounted under us (its path now an empty directory of the
+// root filesystem) or swapped shows as unhealthy rather than as empty, and
+// as healthy again once it is back.
 func (l *Local) Info(ctx context.Context) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
 	info := Info{ID: l.id, Path: l.root, Endpoint: l.root, Healthy: true}
+	if err := l.present(true); err != nil {
+		info.Healthy, info.Problem = false, err.Error()
+		return info, nil
+	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(l.root, &st); err != nil {
 		info.Healthy, info.Problem = false, fmt.Sprintf("statfs: %v", err)

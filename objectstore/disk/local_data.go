@@ -65,8 +65,8 @@ const copyBufSize = 1 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
-// CreateFile implements Disk.
-func (l *Local) CreateFile(ctx context.Context, bucket, tmpPath string, size int64, r io.Reader) error {
+// createFile implements Disk.CreateFile (presence.go checks the disk around it).
+func (l *Local) createFile(ctx context.Context, bucket, tmpPath string, size int64, r io.Reader) error {
 	if err := validVolume(bucket); err != nil {
 		return err
 	}
@@ -255,12 +255,13 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// DeleteTmp implements Disk. A kept path is moved to the trash in one
+// deleteTmp implements Disk.DeleteTmp (presence.go checks the disk around
+// it). A kept path is moved to the trash in one
 // rename, so a crash never leaves a directory with some of its parts gone
 // (which would look like an upload whose parts are all there). The rename
 // is not fsynced: a directory that comes back after a crash is swept by
 // the layer above like any other of a finished upload.
-func (l *Local) DeleteTmp(ctx context.Context, tmpPath string) error {
+func (l *Local) deleteTmp(ctx context.Context, tmpPath string) error {
 	path, kept, err := l.stagingPath(tmpPath, 0)
 	if err != nil {
 		return err
@@ -274,10 +275,11 @@ func (l *Local) DeleteTmp(ctx context.Context, tmpPath string) error {
 	return fsError(os.RemoveAll(path), ErrFileNotFound)
 }
 
-// ListStagedUploads implements Disk. The area is one directory, read
+// listStagedUploads implements Disk.ListStagedUploads (presence.go checks
+// the disk around it). The area is one directory, read
 // whole for each page: it holds the uploads in progress on this disk, a
 // number the layer above keeps down by sweeping.
-func (l *Local) ListStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error) {
+func (l *Local) listStagedUploads(ctx context.Context, startAfter string, max int) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -307,13 +309,14 @@ func (l *Local) ListStagedUploads(ctx context.Context, startAfter string, max in
 	return out, nil
 }
 
-// RenameData implements Disk. The order of steps is what makes it crash
+// renameData implements Disk.RenameData (presence.go checks the disk around
+// it). The order of steps is what makes it crash
 // safe: the data directory moves into the node first (invisible: no
 // metadata references it), then the metadata file naming it replaces the
 // old one in one rename. Dying before that leaves the old state plus an
 // orphan the next write sweeps; dying after leaves the new state plus the
 // replaced version's data, swept the same way.
-func (l *Local) RenameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error {
+func (l *Local) renameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error {
 	dir, rel, err := l.node(bucket, object)
 	if err != nil {
 		return err
@@ -418,9 +421,10 @@ func (l *Local) shardPath(bucket, object, dataDir string, part int) (string, err
 	return filepath.Join(dir, dataDirPrefix+dataDir, partPrefix+strconv.Itoa(part)), nil
 }
 
-// OpenFile implements Disk. The *os.File itself is the ReadAtCloser:
+// openFile implements Disk.OpenFile (presence.go checks the disk around
+// it). The *os.File itself is the ReadAtCloser:
 // pread is safe from many goroutines.
-func (l *Local) OpenFile(ctx context.Context, bucket, object, dataDir string, part int) (ReadAtCloser, int64, error) {
+func (l *Local) openFile(ctx context.Context, bucket, object, dataDir string, part int) (ReadAtCloser, int64, error) {
 	path, err := l.shardPath(bucket, object, dataDir, part)
 	if err != nil {
 		return nil, 0, err
@@ -443,9 +447,9 @@ func (l *Local) OpenFile(ctx context.Context, bucket, object, dataDir string, pa
 	return f, st.Size(), nil
 }
 
-// VerifyFile implements Disk.
-func (l *Local) VerifyFile(ctx context.Context, bucket, object, dataDir string, part int, scheme erasure.Scheme, partSize int64) error {
-	f, size, err := l.OpenFile(ctx, bucket, object, dataDir, part)
+// verifyFile implements Disk.VerifyFile (presence.go checks the disk around it).
+func (l *Local) verifyFile(ctx context.Context, bucket, object, dataDir string, part int, scheme erasure.Scheme, partSize int64) error {
+	f, size, err := l.openFile(ctx, bucket, object, dataDir, part)
 	if err != nil {
 		return err
 	}

@@ -103,8 +103,8 @@ func (l *Local) sweep(dir string, meta *ObjectMeta) {
 	}
 }
 
-// ReadMetadata implements Disk.
-func (l *Local) ReadMetadata(ctx context.Context, bucket, object string) (*ObjectMeta, error) {
+// readMetadata implements Disk.ReadMetadata (presence.go checks the disk around it).
+func (l *Local) readMetadata(ctx context.Context, bucket, object string) (*ObjectMeta, error) {
 	dir, _, err := l.node(bucket, object)
 	if err != nil {
 		return nil, err
@@ -122,8 +122,8 @@ func (l *Local) ReadMetadata(ctx context.Context, bucket, object string) (*Objec
 	return m, nil
 }
 
-// WriteMetadata implements Disk.
-func (l *Local) WriteMetadata(ctx context.Context, bucket, object string, meta *ObjectMeta) error {
+// writeMetadata implements Disk.WriteMetadata (presence.go checks the disk around it).
+func (l *Local) writeMetadata(ctx context.Context, bucket, object string, meta *ObjectMeta) error {
 	dir, rel, err := l.node(bucket, object)
 	if err != nil {
 		return err
@@ -148,8 +148,8 @@ func (l *Local) WriteMetadata(ctx context.Context, bucket, object string, meta *
 	return nil
 }
 
-// DeleteObject implements Disk.
-func (l *Local) DeleteObject(ctx context.Context, bucket, object string) error {
+// deleteObject implements Disk.DeleteObject (presence.go checks the disk around it).
+func (l *Local) deleteObject(ctx context.Context, bucket, object string) error {
 	dir, _, err := l.node(bucket, object)
 	if err != nil {
 		return err
@@ -190,8 +190,8 @@ func (l *Local) deleteNode(bucket, dir string) error {
 	return nil
 }
 
-// DeleteVersion implements Disk.
-func (l *Local) DeleteVersion(ctx context.Context, bucket, object, versionID string) error {
+// deleteVersion implements Disk.DeleteVersion (presence.go checks the disk around it).
+func (l *Local) deleteVersion(ctx context.Context, bucket, object, versionID string) error {
 	dir, rel, err := l.node(bucket, object)
 	if err != nil {
 		return err

@@ -49,8 +49,8 @@ func (l *Local) notFound(bucket string, err error) error {
 	return fsError(err, ErrFileNotFound)
 }
 
-// MakeVolume implements Disk.
-func (l *Local) MakeVolume(ctx context.Context, bucket string) error {
+// makeVolume implements Disk.MakeVolume (presence.go checks the disk around it).
+func (l *Local) makeVolume(ctx context.Context, bucket string) error {
 	if err := validVolume(bucket); err != nil {
 		return err
 	}
@@ -71,9 +71,10 @@ func (l *Local) MakeVolume(ctx context.Context, bucket string) error {
 	return fsError(fsyncDir(l.root), ErrDiskNotFound)
 }
 
-// DeleteVolume implements Disk. A bucket counts as empty when it holds no
+// deleteVolume implements Disk.DeleteVolume (presence.go checks the disk
+// around it). A bucket counts as empty when it holds no
 // object, even if a crash left empty directories or unreferenced data in it.
-func (l *Local) DeleteVolume(ctx context.Context, bucket string, force bool) error {
+func (l *Local) deleteVolume(ctx context.Context, bucket string, force bool) error {
 	if err := validVolume(bucket); err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func (l *Local) DeleteVolume(ctx context.Context, bucket string, force bool) err
 			return fsError(fsyncDir(l.root), ErrDiskNotFound)
 		case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
 			empty := true
-			werr := l.Walk(ctx, bucket, "", "", func(string, *ObjectMeta) error {
+			werr := l.walk(ctx, bucket, "", "", func(string, *ObjectMeta) error {
 				empty = false
 				return StopWalk
 			})
@@ -117,8 +118,8 @@ func (l *Local) DeleteVolume(ctx context.Context, bucket string, force bool) err
 	return fsError(os.RemoveAll(t), ErrDiskNotFound)
 }
 
-// StatVolume implements Disk.
-func (l *Local) StatVolume(ctx context.Context, bucket string) (VolumeInfo, error) {
+// statVolume implements Disk.StatVolume (presence.go checks the disk around it).
+func (l *Local) statVolume(ctx context.Context, bucket string) (VolumeInfo, error) {
 	if err := validVolume(bucket); err != nil {
 		return VolumeInfo{}, err
 	}
@@ -131,8 +132,8 @@ func (l *Local) StatVolume(ctx context.Context, bucket string) (VolumeInfo, erro
 	return VolumeInfo{Name: bucket}, nil
 }
 
-// ListVolumes implements Disk.
-func (l *Local) ListVolumes(ctx context.Context) ([]VolumeInfo, error) {
+// listVolumes implements Disk.ListVolumes (presence.go checks the disk around it).
+func (l *Local) listVolumes(ctx context.Context) ([]VolumeInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

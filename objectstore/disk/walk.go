@@ -70,8 +70,8 @@ type walker struct {
 	direntBuf  []byte
 }
 
-// Walk implements Disk.
-func (l *Local) Walk(ctx context.Context, bucket, prefix, startAfter string, fn func(object string, meta *ObjectMeta) error) error {
+// walk implements Disk.Walk (presence.go checks the disk around it).
+func (l *Local) walk(ctx context.Context, bucket, prefix, startAfter string, fn func(object string, meta *ObjectMeta) error) error {
 	if err := validVolume(bucket); err != nil {
 		return err
 	}

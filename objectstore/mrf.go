@@ -1,0 +1,287 @@
+package objectstore
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/banyancloud/banyan/objectstore/disk"
+	"github.com/banyancloud/banyan/objectstore/placement"
+)
+
+// Prompt repair of degraded writes (MinIO's "most recently failed" queue).
+// A write that commits at write quorum but misses some disks of its set (a
+// disk or box down or failing) is queued here with the disks it missed. A
+// worker looks every mrfInterval whether those disks answer again (a handle
+// at all, then Info) and, for the entries whose disks do, heals the key and
+// checks that the disks now hold the version; what is repaired leaves the
+// queue, what is still away stays, and a repair that fails is retried with
+// backoff. The queue is in memory, per node and bounded: what it drops (when
+// full, or after mrfMaxFailures failed repairs) or loses in a restart is left
+// to the scanner. One entry per key: healing a key heals all its versions.
+//
+// The worker runs when the store has heal workers (Options.HealWorkers >= 0)
+// and stops with them in Close.
+
+// mrfMax bounds the keys waiting for repair.
+const mrfMax = 10000
+
+var (
+	// mrfInterval is how often the worker looks at the queue.
+	mrfInterval = time.Second
+	// mrfMaxBackoff caps the wait after failed repairs of one key.
+	mrfMaxBackoff = time.Minute
+	// mrfMaxFailures is how many failed repairs (with the disks answering)
+	// a key gets before it is left to the scanner.
+	mrfMaxFailures = 10
+	// mrfProbeTimeout bounds the Info call asking whether a disk is back.
+	mrfProbeTimeout = 2 * time.Second
+)
+
+// mrfEntry is a key waiting for disks that missed a write of it.
+type mrfEntry struct {
+	bucket, key string
+	version     string   // versionKey of the last degraded write
+	missed      []string // disks that have yet to get it
+	gen         int      // bumped by every write queued for the key
+	failures    int      // failed repairs since the last write
+	next        time.Time
+}
+
+type mrfQueue struct {
+	mu       sync.Mutex
+	entries  map[string]*mrfEntry // by bucket "\x00" key
+	nudge    chan struct{}
+	start    sync.Once
+	repaired atomic.Int64
+	dropped  atomic.Int64
+}
+
+func (q *mrfQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.entries)
+}
+
+// nudgeCh is the channel RepairNow signals; q.mu is not held.
+func (q *mrfQueue) nudgeCh() chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.nudge == nil {
+		q.nudge = make(chan struct{}, 1)
+	}
+	return q.nudge
+}
+
+// queueRepair records that version v of bucket/key was committed without
+// the disks missed. It never blocks; a full queue drops the request.
+func (s *Store) queueRepair(bucket, key string, v *disk.Version, missed []string) {
+	if s.closed.Load() || len(missed) == 0 {
+		return
+	}
+	q := &s.healStats.mrf
+	name := bucket + "\x00" + key
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.entries[name]
+	if e == nil {
+		if len(q.entries) >= mrfMax {
+			q.dropped.Add(1)
+			return
+		}
+		if q.entries == nil {
+			q.entries = map[string]*mrfEntry{}
+		}
+		e = &mrfEntry{bucket: bucket, key: key}
+		q.entries[name] = e
+	}
+	e.version = versionKey(v)
+	for _, id := range missed {
+		if !slices.Contains(e.missed, id) {
+			e.missed = append(e.missed, id)
+		}
+	}
+	e.gen++
+	e.failures, e.next = 0, time.Time{}
+}
+
+// RepairNow makes the repair worker look at its queue now rather than at its
+// next tick (say, when a box is seen coming back).
+func (s *Store) RepairNow() {
+	select {
+	case s.healStats.mrf.nudgeCh() <- struct{}{}:
+	default:
+	}
+}
+
+// startRepairs starts the repair worker once; the heal workers call it, so
+// that it runs exactly when they do and Close waits for it with them.
+func (s *Store) startRepairs() {
+	s.healStats.mrf.start.Do(func() {
+		s.healWG.Add(1)
+		go s.repairWorker()
+	})
+}
+
+func (s *Store) repairWorker() {
+	defer s.healWG.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.healStop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	nudge := s.healStats.mrf.nudgeCh()
+	t := time.NewTicker(mrfInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.healStop:
+			return
+		case <-t.C:
+		case <-nudge:
+		}
+		s.repairPass(ctx)
+	}
+}
+
+// repairPass repairs the due entries whose missed disks answer again.
+func (s *Store) repairPass(ctx context.Context) {
+	q := &s.healStats.mrf
+	now := time.Now()
+	topo := s.disks.Topology()
+	var due []mrfEntry
+	probe := map[string]bool{}
+	q.mu.Lock()
+	for name, e := range q.entries {
+		if topo != nil {
+			// A disk gone from the map gets nothing back: the healer moves
+			// the versions it held to their new sets.
+			e.missed = slices.DeleteFunc(e.missed, func(id string) bool {
+				d := topo.Disk(id)
+				return d.ID == "" || d.State == placement.Removed
+			})
+		}
+		if len(e.missed) == 0 {
+			delete(q.entries, name)
+			q.dropped.Add(1)
+			continue
+		}
+		if e.next.After(now) {
+			continue
+		}
+		c := *e
+		c.missed = slices.Clone(e.missed)
+		due = append(due, c)
+		for _, id := range e.missed {
+			probe[id] = true
+		}
+	}
+	q.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	up := s.answering(ctx, probe)
+	for i := range due {
+		e := &due[i]
+		if ctx.Err() != nil {
+			return
+		}
+		var back []string
+		for _, id := range e.missed {
+			if up[id] {
+				back = append(back, id)
+			}
+		}
+		if len(back) == 0 {
+			continue // still away: looked at again next pass
+		}
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		s.HealObject(hctx, e.bucket, e.key)
+		done := s.repairedOn(hctx, e, back)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		q.finish(e, done, len(done) < len(back))
+	}
+}
+
+// answering reports which of ids have a handle that answers Info.
+func (s *Store) answering(ctx context.Context, ids map[string]bool) map[string]bool {
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	ok := make([]bool, len(list))
+	parallel(len(list), func(i int) {
+		d := s.disks.Disk(list[i])
+		if d == nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, mrfProbeTimeout)
+		defer cancel()
+		_, err := d.Info(pctx)
+		ok[i] = err == nil
+	})
+	up := make(map[string]bool, len(list))
+	for i, id := range list {
+		up[id] = ok[i]
+	}
+	return up
+}
+
+// repairedOn returns the disks of back that now hold e's version, or all of
+// them when the version is no longer agreed on (overwritten, deleted, moved):
+// there is then nothing of it left to bring back.
+func (s *Store) repairedOn(ctx context.Context, e *mrfEntry, back []string) []string {
+	st, err := s.readObject(ctx, e.bucket, e.key)
+	if err != nil {
+		return nil
+	}
+	i := slices.IndexFunc(st.versions, func(v disk.Version) bool { return versionKey(&v) == e.version })
+	if i < 0 {
+		return back
+	}
+	var done []string
+	for _, h := range st.holders[i] {
+		if id := st.disks[h].id; slices.Contains(back, id) {
+			done = append(done, id)
+		}
+	}
+	return done
+}
+
+// finish records the outcome of repairing e: the disks done no longer wait;
+// failed (some disk answered but did not get the version) backs the entry
+// off. An entry a newer write updated meanwhile is left for the next pass.
+func (q *mrfQueue) finish(e *mrfEntry, done []string, failed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	name := e.bucket + "\x00" + e.key
+	cur := q.entries[name]
+	if cur == nil || cur.gen != e.gen {
+		return
+	}
+	cur.missed = slices.DeleteFunc(cur.missed, func(id string) bool { return slices.Contains(done, id) })
+	if len(cur.missed) == 0 {
+		delete(q.entries, name)
+		q.repaired.Add(1)
+		return
+	}
+	if !failed {
+		return
+	}
+	cur.failures++
+	if cur.failures > mrfMaxFailures {
+		delete(q.entries, name)
+		q.dropped.Add(1)
+		return
+	}
+	cur.next = time.Now().Add(min(mrfInterval<<cur.failures, mrfMaxBackoff))
+}

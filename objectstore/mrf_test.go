@@ -1,0 +1,158 @@
+package objectstore
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/banyancloud/banyan/objectstore/disk"
+)
+
+// onDisk reports whether local disk id has version oi of key, shard files
+// verified.
+func onDisk(t *testing.T, c *testCluster, id, key string, oi ObjectInfo) bool {
+	t.Helper()
+	m, err := c.locals[id].ReadMetadata(ctxT(t), "b", key)
+	if err != nil {
+		return false
+	}
+	v, ok := m.FindVersion(toDiskVersionID(oi.VersionID))
+	if !ok || !v.ModTime.Equal(oi.ModTime) {
+		return false
+	}
+	for _, p := range v.Parts {
+		if v.DataDir == "" {
+			break
+		}
+		if err := c.locals[id].VerifyFile(ctxT(t), "b", key, v.DataDir, p.Number, v.Erasure.Scheme(), p.Size); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Writes that miss a failing disk are queued and repaired by themselves once
+// the disk answers again: no HealObject, no scan.
+func TestMRFRepairsWhenDiskReturns(t *testing.T) {
+	c := newCluster(t, 3, 2) // 4+2 over all six disks
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10, HealWorkers: 1})
+	sick := c.ids[1]
+	f := c.faulty(sick)
+	f.Set("*", disk.ErrFaultyDisk, 0)
+
+	big := randBytes(300<<10+9, 21)
+	written := map[string]ObjectInfo{
+		"big":   mustPut(t, s, "big", big, PutOptions{}),
+		"small": mustPut(t, s, "small", []byte("inline"), PutOptions{}),
+	}
+	mustPut(t, s, "gone", []byte("x"), PutOptions{Versioning: VersioningEnabled})
+	marker, err := s.DeleteObject(ctxT(t), "b", "gone", DeleteOptions{Versioning: VersioningEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written["gone"] = marker
+	for k, oi := range written {
+		if onDisk(t, c, sick, k, oi) {
+			t.Fatalf("%s reached the failing disk", k)
+		}
+	}
+	if st := s.HealStatus(); st.MRFQueued != 3 {
+		t.Fatalf("queued %d, want 3: %+v", st.MRFQueued, st)
+	}
+	// While the disk keeps failing the entries stay.
+	time.Sleep(2 * mrfInterval)
+	if st := s.HealStatus(); st.MRFQueued != 3 || st.MRFRepaired != 0 {
+		t.Fatalf("disk still away: %+v", st)
+	}
+
+	f.Heal()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		missing := ""
+		for k, oi := range written {
+			if !onDisk(t, c, sick, k, oi) {
+				missing = k
+			}
+		}
+		if missing == "" && s.HealStatus().MRFQueued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not repaired on the returning disk: %+v", missing, s.HealStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := s.HealStatus(); st.MRFRepaired != 3 || st.MRFDropped != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	if got, _ := mustGet(t, s, "big", GetOptions{}); !bytes.Equal(got, big) {
+		t.Fatal("read after repair")
+	}
+
+	// Close stops the worker.
+	stopped := make(chan struct{})
+	go func() { s.Close(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the repair worker")
+	}
+}
+
+// A box whose disks have no handle (the node wiring gives none for a dead
+// box) gets what it missed when it comes back.
+func TestMRFRepairsWhenBoxReturns(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10, HealWorkers: 1})
+	var down []string
+	for _, id := range c.ids {
+		if c.node[id] == "box2" {
+			down = append(down, id)
+			c.set(id, nil)
+		}
+	}
+	data := randBytes(200<<10, 22)
+	oi := mustPut(t, s, "k", data, PutOptions{})
+	if st := s.HealStatus(); st.MRFQueued != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	time.Sleep(2 * mrfInterval)
+	if onDisk(t, c, down[0], "k", oi) || s.HealStatus().MRFQueued != 1 {
+		t.Fatalf("repaired while the box was down: %+v", s.HealStatus())
+	}
+	c.mend()
+	deadline := time.Now().Add(5 * time.Second)
+	for !onDisk(t, c, down[0], "k", oi) || !onDisk(t, c, down[1], "k", oi) || s.HealStatus().MRFQueued != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not repaired on the returning box: %+v", s.HealStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := s.HealStatus(); st.MRFRepaired != 1 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// A healthy write queues nothing; a store without heal workers runs no
+// repairs (tests and tools heal by hand).
+func TestMRFQuiet(t *testing.T) {
+	c := newCluster(t, 1, 4)
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10, HealWorkers: 1})
+	mustPut(t, s, "k", randBytes(100<<10, 23), PutOptions{})
+	if st := s.HealStatus(); st.MRFQueued != 0 {
+		t.Fatalf("healthy write queued: %+v", st)
+	}
+
+	s2 := newTestStore(t, c, Options{BlockSize: 64 << 10}) // HealWorkers -1
+	f := c.faulty(c.ids[3])
+	f.Set("*", disk.ErrFaultyDisk, 0)
+	oi := mustPut(t, s2, "k2", randBytes(100<<10, 24), PutOptions{})
+	f.Heal()
+	time.Sleep(2 * mrfInterval)
+	if onDisk(t, c, c.ids[3], "k2", oi) {
+		t.Fatal("repaired without heal workers")
+	}
+	if st := s2.HealStatus(); st.MRFQueued != 1 {
+		t.Fatalf("status %+v", st)
+	}
+}
