@@ -23,8 +23,9 @@ import (
 // around the commit of a key, so that conditional writes through different boxes are
 // atomic and writes of one key are serialized cluster-wide.
 //
-// Leases live in memory and expire (leaseTTL), so a box that dies holding a lock blocks
-// nobody for long. A box that restarts has forgotten the leases it granted, so it grants
+// Leases live in memory and expire (leaseTTL) unless their holder renews them (every
+// third of a lease while it holds the lock), so a box that dies holding a lock blocks
+// its key for one lease at most. A box that restarts has forgotten the leases it granted, so it grants
 // nothing until every lease it may have granted before has expired: it touches a file in
 // the data dir every aliveEvery while it runs, and on start refuses grants until that
 // file's time plus aliveEvery plus leaseTTL. Two holders of one lock can therefore never
@@ -45,7 +46,7 @@ type lease struct {
 }
 
 const (
-	leaseTTL   = 30 * time.Second
+	leaseTTL   = 6 * time.Second
 	aliveEvery = 2 * time.Second
 	locksPath  = "/v1/locks/"
 	aliveFile  = "locks-alive"
@@ -191,7 +192,24 @@ func (l *Locks) Lock(ctx context.Context, name string) (func(), error) {
 		need := len(addrs)/2 + 1
 		granted := l.acquire(ctx, addrs, need, name, owner)
 		if len(granted) >= need {
+			stop := make(chan struct{})
+			renewed := make(chan struct{})
+			go func() {
+				defer close(renewed)
+				t := time.NewTicker(leaseTTL / 3)
+				defer t.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-t.C:
+						l.each(context.Background(), granted, "acquire", name, owner)
+					}
+				}
+			}()
 			return func() {
+				close(stop)
+				<-renewed
 				rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				l.each(rctx, granted, "release", name, owner)
