@@ -5,6 +5,11 @@ set -euo pipefail
 
 # Debian packages the server and its tests use at run time.
 BANYAN_APT_PACKAGES=(ca-certificates iptables iproute2 curl python3)
+# The hypervisor: libvirtd + qemu (TCG where there is no usable KVM), and the headers the
+# cgo binding libvirt.org/go/libvirt builds against.
+BANYAN_APT_PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils libvirt-dev pkg-config gcc)
+# packaging/guest/build-guest-image.sh: busybox initramfs, FAT disk with syslinux, no loop mounts.
+BANYAN_APT_PACKAGES+=(busybox-static cpio mtools syslinux syslinux-common)
 
 banyan_install_deps() {
 	local missing=()

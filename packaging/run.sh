@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source packaging/deps.sh
+source packaging/libvirtd.sh
 banyan_install_deps
+banyan_start_libvirtd
 go build -o bin/banyan ./cmd/banyan
 exec bin/banyan server "$@"

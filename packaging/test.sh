@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source packaging/deps.sh
+source packaging/libvirtd.sh
 banyan_install_deps
+banyan_start_libvirtd
 
 echo "== go vet"
 go vet ./...

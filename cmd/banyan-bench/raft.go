@@ -118,7 +118,7 @@ func startServers(bin, dir string, n int) ([]*exec.Cmd, error) {
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(bin, append([]string{"server", "--bind", ip(i), "--data-dir", dd}, extra...)...)
+		cmd := exec.Command(bin, append([]string{"server", "--bind", ip(i), "--data-dir", dd, "--compute", "off"}, extra...)...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			return err

@@ -108,7 +108,7 @@ func startS3Servers(bin, dir string, nodes, disks int) ([]*exec.Cmd, string, [2]
 	ipOf := func(i int) string { return fmt.Sprintf("127.0.4.%d", i) }
 	start := func(i int, extra ...string) error {
 		dd := filepath.Join(dir, fmt.Sprintf("n%d", i))
-		args := []string{"server", "--bind", ipOf(i), "--data-dir", dd}
+		args := []string{"server", "--bind", ipOf(i), "--data-dir", dd, "--compute", "off"}
 		for d := 0; d < disks; d++ {
 			args = append(args, "--disk", filepath.Join(dir, fmt.Sprintf("n%d-disk%d", i, d)))
 		}

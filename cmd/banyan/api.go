@@ -79,6 +79,14 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 	return s, nil
 }
 
+// clusterRegion is the region the cluster's API answers as.
+func clusterRegion(srv *node.Server) string {
+	if set, err := srv.Cluster.State().Setting(settingRegion); err == nil {
+		return set.Value
+	}
+	return defaultRegion
+}
+
 // bootstrapAPI runs on the founding node until it has succeeded once: it records the
 // region, creates the admin account and writes its credentials for the aws-cli.
 func bootstrapAPI(ctx context.Context, srv *node.Server) error {

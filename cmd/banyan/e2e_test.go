@@ -61,7 +61,7 @@ func startProc(t *testing.T, ip, dataDir string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{t: t, ip: ip, dataDir: dataDir, args: args, log: logf, done: make(chan struct{})}
-	p.cmd = exec.Command(banyanBin, append([]string{"server", "--bind", ip, "--data-dir", dataDir}, args...)...)
+	p.cmd = exec.Command(banyanBin, append([]string{"server", "--bind", ip, "--data-dir", dataDir, "--compute", "off"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -412,7 +412,7 @@ func TestProcessBadInput(t *testing.T) {
 			if statErr == nil {
 				before = treeHash(t, tc.dataDir)
 			}
-			code, out := run(t, append([]string{"server", "--data-dir", tc.dataDir}, tc.args...)...)
+			code, out := run(t, append([]string{"server", "--compute", "off", "--data-dir", tc.dataDir}, tc.args...)...)
 			if code == 0 {
 				t.Fatalf("exit 0, want failure; output:\n%s", out)
 			}
@@ -436,7 +436,7 @@ func TestProcessBadInput(t *testing.T) {
 		t.Fatalf("token create: %s", out)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	code, out = run(t, "server", "--data-dir", filepath.Join(root, "h"), "--bind", "127.0.2.9", "--join", "127.0.2.1", "--token", strings.TrimSpace(out))
+	code, out = run(t, "server", "--compute", "off", "--data-dir", filepath.Join(root, "h"), "--bind", "127.0.2.9", "--join", "127.0.2.1", "--token", strings.TrimSpace(out))
 	if code == 0 || !strings.Contains(out, "expired") {
 		t.Fatalf("expired token: exit %d, output %s", code, out)
 	}

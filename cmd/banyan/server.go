@@ -34,6 +34,7 @@ func runServer(args []string) error {
 	var cfg node.Config
 	var disks stringList
 	var logLevel, pprofAddr string
+	var compute computeFlags
 	fs.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "folder holding this box's state")
 	fs.StringVar(&cfg.BindAddr, "bind", "", "IP address to listen on (default: as stored, else all interfaces)")
 	fs.StringVar(&cfg.Name, "name", "", "node name, fixed at first start (default: the hostname, plus the bind IP if given)")
@@ -46,11 +47,27 @@ func runServer(args []string) error {
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 0, "AWS API port for HTTPS with the cluster CA's certificate (default 8443)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060 (off by default)")
+	fs.StringVar(&compute.mode, "compute", "auto", "run instances on this box: auto (when its libvirtd answers), on (fail to start otherwise) or off")
+	fs.StringVar(&compute.uri, "libvirt-uri", "qemu:///system", "the libvirtd that runs this box's instances")
+	fs.StringVar(&compute.zone, "zone", "", "this box's availability zone (default: the region's first, REGIONa)")
+	fs.StringVar(&compute.accel, "accel", "", "force the hypervisor's acceleration: kvm or tcg (default: probe, kvm if a guest starts, else tcg)")
+	fs.StringVar(&compute.bridge, "bridge", "bnybr0", "the bridge instances attach to on this box")
+	fs.StringVar(&compute.probeImage, "probe-image", "", "a bootable guest image to check that KVM really runs guests (default: any image this box has cached)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("server takes no arguments, got %q", fs.Args())
+	}
+	switch compute.mode {
+	case "auto", "on", "off":
+	default:
+		return fmt.Errorf("--compute: want auto, on or off, got %q", compute.mode)
+	}
+	switch compute.accel {
+	case "", "kvm", "tcg":
+	default:
+		return fmt.Errorf("--accel: want kvm or tcg, got %q", compute.accel)
 	}
 	cfg.Disks = disks
 	cfg.Version = version
@@ -82,6 +99,10 @@ func runServer(args []string) error {
 	defer objects.Close()
 	catchUp(ctx, srv, log)
 	if err := bootstrapAPI(ctx, srv); err != nil {
+		srv.Shutdown()
+		return err
+	}
+	if _, err := startCompute(ctx, srv, objects, compute, clusterRegion(srv), log); err != nil {
 		srv.Shutdown()
 		return err
 	}
