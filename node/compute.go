@@ -67,6 +67,14 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 	c := &Compute{cfg: cfg, log: cfg.Logger.With("sub", "compute"),
 		images: newImageCache(filepath.Join(cfg.DataDir, "images"), cfg.Objects)}
 	cfg.Node.HandleRPC("POST "+consolePath, http.HandlerFunc(c.serveConsole))
+	if cfg.Hypervisor != nil {
+		// qemu runs as its own user and must reach DATA-DIR/images and DATA-DIR/instances.
+		for _, d := range []string{cfg.DataDir, filepath.Join(cfg.DataDir, "instances"), filepath.Join(cfg.DataDir, "images")} {
+			if err := mkdirSearchable(d); err != nil {
+				c.log.Warn("cannot make the instance folders reachable for qemu", "dir", d, "err", err)
+			}
+		}
+	}
 	go c.reportBox(ctx)
 	if cfg.Hypervisor != nil && cfg.Bridge != "" {
 		if err := c.startNetwork(ctx, cfg.Region); err != nil {

@@ -55,7 +55,7 @@ func (c *imageCache) path(ctx context.Context, im *state.Image) (string, error) 
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	if err := mkdirSearchable(c.dir); err != nil {
 		return "", err
 	}
 	_, body, err := c.objects.GetObject(ctx, ImagesBucket, im.ObjectKey, objectstore.GetOptions{})
@@ -67,6 +67,16 @@ func (c *imageCache) path(ctx context.Context, im *state.Image) (string, error) 
 		return "", fmt.Errorf("caching image %s: %w", im.ID, err)
 	}
 	return final, nil
+}
+
+// mkdirSearchable makes dir (and its missing parents) with search but no read permission
+// for others (0711): qemu runs guests as its own user, which must reach the disk images
+// libvirt hands it, but may list nothing. The files inside keep their own modes.
+func mkdirSearchable(dir string) error {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o711)
 }
 
 // writeFileAtomic writes r to path through a temporary file, fsynced and renamed, so a

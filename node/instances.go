@@ -172,7 +172,7 @@ func (c *instanceController) prepare(ctx context.Context, in *state.Instance) (h
 		return hypervisor.DomainSpec{}, err
 	}
 	dir := filepath.Join(c.dir, in.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirSearchable(dir); err != nil {
 		return hypervisor.DomainSpec{}, err
 	}
 	root := filepath.Join(dir, "root.qcow2")
