@@ -31,12 +31,22 @@ type Hypervisor interface {
 	ConsoleOutput(name string) ([]byte, error)
 }
 
+// clusterView is what a controller needs of the cluster: this box's name, the local
+// replica, and the write path (cluster.Node; a test gives an FSM of its own).
+type clusterView interface {
+	Name() string
+	State() *state.Store
+	Apply(ctx context.Context, cmd state.Command, out any) (uint64, error)
+}
+
+var _ clusterView = (*cluster.Node)(nil)
+
 // instanceController converges this box's VMs to the instances the replicated state
 // places here: a domain per instance that should run, none for the others. The domain
 // is named by the instance ID, so a restarted agent adopts the domains it finds and can
 // never start an instance twice.
 type instanceController struct {
-	node   *cluster.Node
+	node   clusterView
 	hv     Hypervisor
 	images *imageCache
 	dir    string // DATA-DIR/instances
