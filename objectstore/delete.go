@@ -3,6 +3,8 @@ package objectstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/banyancloud/banyan/objectstore/disk"
 )
@@ -62,19 +64,47 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (Obje
 			ids = append(ids, id)
 		}
 	}
+	// deleted[i]: disk i removed the version (rather than not having it),
+	// and can be asked to take that back.
+	deleted := make([]error, len(ids))
+	for i := range deleted {
+		deleted[i] = errNoDisk
+	}
+	started := time.Now()
 	errs := s.each(ids, func(d disk.Disk) error {
 		err := d.DeleteVersion(ctx, bucket, key, id)
 		if notThere(err) {
 			return nil
 		}
+		if err == nil {
+			deleted[slices.Index(ids, d.ID())] = nil
+		}
 		return err
 	})
 	need := max(v.Erasure.Data, len(v.Erasure.Disks)/2+1)
 	if err := s.quorumErr(errs, need, ErrWriteQuorum, fmt.Sprintf("deleting %s/%s version %s", bucket, key, oi.VersionID)); err != nil {
+		// Put it back where it went, or a failed delete leaves the
+		// version on fewer disks than its read quorum: deleted after all,
+		// or worse, unreadable.
+		disks := make([]disk.Disk, len(ids))
+		for i, id := range ids {
+			disks[i] = s.disks.Disk(id)
+		}
+		s.undoChange(bucket, key, &v, disks, deleted, started, "taking back a delete that missed its write quorum",
+			func(ctx context.Context, d disk.Disk) error { return d.UndoDeleteVersion(ctx, bucket, key, v) }, nil)
 		return ObjectInfo{}, err
 	}
 	if countErrs(errs) > 0 {
+		// The disks that missed the delete still hold the version: the
+		// healer drops it there as soon as they answer again (mrf.go).
+		var missed []string
+		for i, err := range errs {
+			if err != nil {
+				missed = append(missed, ids[i])
+			}
+		}
 		s.queueHeal(bucket, key)
+		s.queueRepair(bucket, key, &v, missed)
 	}
 	return oi, nil
 }

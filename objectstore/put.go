@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/banyancloud/banyan/objectstore/disk"
@@ -256,6 +257,7 @@ func (s *Store) commit(ctx context.Context, c *commitReq) (disk.Version, error) 
 	}
 	n := len(c.set.ids)
 	errs := make([]error, n)
+	started := time.Now()
 	parallel(n, func(i int) {
 		d := c.set.disks[i]
 		if d == nil {
@@ -274,7 +276,7 @@ func (s *Store) commit(ctx context.Context, c *commitReq) (disk.Version, error) 
 		errs[i] = d.RenameData(ctx, c.staged, c.bucket, c.key, dv)
 	})
 	if err := s.quorumErr(errs, c.set.scheme.WriteQuorum(), ErrWriteQuorum, "committing "+c.bucket+"/"+c.key); err != nil {
-		s.rollback(c, v.VersionID, errs)
+		s.rollback(c, &v, errs, started)
 		return disk.Version{}, err
 	}
 	if countErrs(errs) > 0 {
@@ -316,24 +318,55 @@ func (s *Store) dropStagedIf(c *commitReq) {
 	}
 }
 
-// rollback removes a version that missed its write quorum from the disks
-// that committed it, and the staged files from the others.
-func (s *Store) rollback(c *commitReq, versionID string, errs []error) {
+// rollback takes a version that missed its write quorum back from the
+// disks that committed it, and removes the staged files from the others.
+// Taking back is not deleting: a commit that replaced a version with the
+// same ID (the null version, an overwrite) replaced it on those disks, and
+// UndoRenameData puts that one back, so the failed write leaves the object
+// as it was rather than on fewer disks than its read quorum.
+func (s *Store) rollback(c *commitReq, v *disk.Version, errs []error, started time.Time) {
+	s.undoChange(c.bucket, c.key, v, c.set.disks, errs, started, "rolling back a version that missed its write quorum",
+		func(ctx context.Context, d disk.Disk) error { return d.UndoRenameData(ctx, c.bucket, c.key, *v) },
+		func(ctx context.Context, d disk.Disk) {
+			if c.staged != "" && !c.keepStaged {
+				d.DeleteTmp(ctx, c.staged)
+			}
+		})
+}
+
+// undoChange runs undo on the disks whose change succeeded (errs[i] nil)
+// and other, if set, on the rest. The disks keep what a change took away
+// for disk.KeptFor only, so a change is not taken back later than
+// disk.UndoWindow after it started: a disk that is then left with it is
+// the healer's, which is far better than taking back a version with what
+// the disk no longer has.
+func (s *Store) undoChange(bucket, key string, v *disk.Version, disks []disk.Disk, errs []error, started time.Time, what string,
+	undo func(context.Context, disk.Disk) error, other func(context.Context, disk.Disk)) {
+	late := time.Since(started) > disk.UndoWindow
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var left atomic.Bool
 	parallel(len(errs), func(i int) {
-		d := c.set.disks[i]
-		if d == nil {
-			return
-		}
-		if errs[i] == nil {
-			if err := d.DeleteVersion(ctx, c.bucket, c.key, versionID); err != nil && !notThere(err) {
-				s.log.Warn("objectstore: rolling back a version that missed its write quorum", "bucket", c.bucket, "key", c.key, "version", versionID, "disk", d.ID(), "err", err)
+		d := disks[i]
+		switch {
+		case d == nil:
+		case errs[i] != nil:
+			if other != nil {
+				other(ctx, d)
 			}
-		} else if c.staged != "" && !c.keepStaged {
-			d.DeleteTmp(ctx, c.staged)
+		case late:
+			left.Store(true)
+			s.log.Warn("objectstore: "+what+": too late to take it back", "bucket", bucket, "key", key, "version", v.VersionID, "disk", d.ID(), "after", time.Since(started))
+		default:
+			if err := undo(ctx, d); err != nil && !notThere(err) {
+				left.Store(true)
+				s.log.Warn("objectstore: "+what, "bucket", bucket, "key", key, "version", v.VersionID, "disk", d.ID(), "err", err)
+			}
 		}
 	})
+	if left.Load() {
+		s.queueHeal(bucket, key)
+	}
 }
 
 func identity(n int) []int {

@@ -119,6 +119,7 @@ func (s *Store) relocateVersion(ctx context.Context, topo *placement.Topology, s
 	}
 
 	errs := make([]error, len(to.ids))
+	started := time.Now()
 	parallel(len(to.ids), func(j int) {
 		d := to.disks[j]
 		switch {
@@ -141,17 +142,11 @@ func (s *Store) relocateVersion(ctx context.Context, topo *placement.Topology, s
 	}
 	if err := s.quorumErr(errs, sc.WriteQuorum(), ErrWriteQuorum, "moving "+st.bucket+"/"+st.key); err != nil {
 		// The old set still holds the version; the new copies that landed
-		// are dropped so that the two never disagree on where it lives.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		for j, e := range errs {
-			if e == nil && !contains(v.Erasure.Disks, to.ids[j]) {
-				if err := to.disks[j].DeleteVersion(rctx, st.bucket, st.key, v.VersionID); err != nil && !notThere(err) {
-					// Left for the next scan: the set does not agree on it.
-					s.log.Warn("objectstore: dropping a move that missed its quorum", "bucket", st.bucket, "key", st.key, "disk", to.ids[j], "err", err)
-				}
-			}
-		}
+		// are taken back so that the two never disagree on where it lives.
+		// On a disk of both sets the new copy replaced the old one: taking
+		// it back brings the old one back there (disk.UndoRenameData).
+		s.undoChange(st.bucket, st.key, &nv, to.disks, errs, started, "dropping a move that missed its quorum",
+			func(ctx context.Context, d disk.Disk) error { return d.UndoRenameData(ctx, st.bucket, st.key, nv) }, nil)
 		return err
 	}
 	res.MetadataWritten += len(to.ids) - countErrs(errs)

@@ -49,8 +49,17 @@ type Disk interface {
 	DeleteObject(ctx context.Context, bucket, object string) error
 	// DeleteVersion removes one version and its data; removing the last one
 	// removes the object. ErrVersionNotFound if the object has no such
-	// version.
+	// version. What it removes is kept aside for UndoDeleteVersion until
+	// the object next changes on this disk, KeptFor at most.
 	DeleteVersion(ctx context.Context, bucket, object, versionID string) error
+	// UndoDeleteVersion takes back this disk's DeleteVersion that removed v
+	// (as the disk held it: same ID, ModTime, DataDir, ETag), for a delete
+	// that missed its write quorum: the metadata file and data are put back
+	// as they were, atomically (the disk holds the state before or after
+	// the delete, never less, even across a crash). ErrVersionNotFound if
+	// nothing of such a delete is kept here. Callers hold the object's lock
+	// from the delete to the undo, and undo within UndoWindow.
+	UndoDeleteVersion(ctx context.Context, bucket, object string, v Version) error
 
 	// CreateFile streams exactly size bytes from r (size < 0: until EOF)
 	// into the file tmpPath of the disk's staging area and fsyncs it; memory
@@ -78,8 +87,19 @@ type Disk interface {
 	// The version is merged into the object's existing versions, replacing
 	// one with the same VersionID; data no version references any more is
 	// then removed. On this disk the version is either fully visible
-	// afterwards or not at all, even across a crash.
+	// afterwards or not at all, even across a crash. A version it replaces
+	// is kept aside for UndoRenameData until the object next changes on
+	// this disk, KeptFor at most.
 	RenameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error
+	// UndoRenameData takes back this disk's RenameData of v, for a commit
+	// that missed its write quorum: the version v replaced comes back with
+	// its data, or v is removed if it replaced none. It is as atomic as
+	// RenameData: the disk holds v or what v replaced, never neither, even
+	// across a crash. ErrVersionNotFound if v is not the object's version
+	// here (it never landed, or was replaced since). Callers hold the
+	// object's lock from the commit to the undo, and undo within
+	// UndoWindow.
+	UndoRenameData(ctx context.Context, bucket, object string, v Version) error
 	// OpenFile opens the shard file of part of the version whose DataDir is
 	// dataDir, for ranged reads, and returns its length. The caller must
 	// Close it.

@@ -181,6 +181,20 @@ func (f *Faulty) RenameData(ctx context.Context, srcTmpPath, bucket, object stri
 	return f.Disk.RenameData(ctx, srcTmpPath, bucket, object, v)
 }
 
+func (f *Faulty) UndoRenameData(ctx context.Context, bucket, object string, v Version) error {
+	if err := f.fault("UndoRenameData"); err != nil {
+		return err
+	}
+	return f.Disk.UndoRenameData(ctx, bucket, object, v)
+}
+
+func (f *Faulty) UndoDeleteVersion(ctx context.Context, bucket, object string, v Version) error {
+	if err := f.fault("UndoDeleteVersion"); err != nil {
+		return err
+	}
+	return f.Disk.UndoDeleteVersion(ctx, bucket, object, v)
+}
+
 func (f *Faulty) OpenFile(ctx context.Context, bucket, object, dataDir string, part int) (ReadAtCloser, int64, error) {
 	if err := f.fault("OpenFile"); err != nil {
 		return nil, 0, err
@@ -257,6 +271,12 @@ func (b Broken) ListStagedUploads(context.Context, string, int) ([]string, error
 	return nil, b.err()
 }
 func (b Broken) RenameData(context.Context, string, string, string, Version) error {
+	return b.err()
+}
+func (b Broken) UndoRenameData(context.Context, string, string, Version) error {
+	return b.err()
+}
+func (b Broken) UndoDeleteVersion(context.Context, string, string, Version) error {
 	return b.err()
 }
 func (b Broken) OpenFile(context.Context, string, string, string, int) (ReadAtCloser, int64, error) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Names inside the disk root and inside object nodes (see doc.go).
@@ -20,6 +21,7 @@ const (
 	tmpName       = "tmp"
 	uploadsName   = "uploads"
 	trashName     = "trash"
+	keptDirName   = "kept"
 	metaName      = ".meta"
 	dataDirPrefix = ".data-"
 	partPrefix    = "part."
@@ -39,6 +41,7 @@ type Local struct {
 	tmp     string
 	uploads string // kept staging (UploadsPrefix)
 	trash   string
+	kept    string // what changes took away, until decided (undo.go)
 	id      string
 	lock    *os.File // holds the flock on .banyan.sys/LOCK
 	// rootAt is the directory at root that is this disk (see presence.go).
@@ -46,6 +49,10 @@ type Local struct {
 
 	seed    maphash.Seed
 	stripes [256]sync.Mutex
+
+	keptMu sync.Mutex
+	keptBy map[string]string // object ("bucket\x00key") -> its last change's kept entry
+	keptQ  []keptItem        // every kept entry, by deadline
 
 	bg        sync.WaitGroup // emptyTrash
 	emptier   chan struct{}  // kicks emptyTrash; closed by Close
@@ -88,6 +95,8 @@ func OpenLocal(path string) (*Local, error) {
 		tmp:     filepath.Join(root, sysDir, tmpName),
 		uploads: filepath.Join(root, sysDir, uploadsName),
 		trash:   filepath.Join(root, sysDir, trashName),
+		kept:    filepath.Join(root, sysDir, keptDirName),
+		keptBy:  map[string]string{},
 		seed:    maphash.MakeSeed(),
 	}
 	f, err := readFormat(l.sys)
@@ -192,6 +201,9 @@ func (l *Local) resetStaging() error {
 	if err := mkdirSync(l.tmp, l.sys); err != nil {
 		return err
 	}
+	if err := l.openKept(); err != nil {
+		return err
+	}
 	l.emptier = make(chan struct{}, 1)
 	l.bg.Add(1)
 	go l.emptyTrash()
@@ -202,10 +214,27 @@ func (l *Local) resetStaging() error {
 // emptyTrash deletes what is in the trash whenever kicked, one entry at a
 // time, until Close. Deleting a large shard file takes milliseconds of the
 // filesystem's time; doing it here keeps it off the write path of the PUT
-// that replaced the object.
+// that replaced the object. It also moves kept entries (undo.go) to the
+// trash once they expire, and never before.
 func (l *Local) emptyTrash() {
 	defer l.bg.Done()
-	for range l.emptier {
+	t := time.NewTicker(keptTick())
+	defer t.Stop()
+	for {
+		select {
+		case _, ok := <-l.emptier:
+			if !ok {
+				return
+			}
+		case <-t.C:
+			l.keptMu.Lock()
+			due := len(l.keptQ) > 0 && !l.keptQ[0].deadline.After(time.Now())
+			l.keptMu.Unlock()
+			if !due {
+				continue
+			}
+		}
+		l.expireKept()
 		ents, _ := os.ReadDir(l.trash)
 		for _, e := range ents {
 			os.RemoveAll(filepath.Join(l.trash, e.Name()))

@@ -315,7 +315,9 @@ func (l *Local) listStagedUploads(ctx context.Context, startAfter string, max in
 // metadata references it), then the metadata file naming it replaces the
 // old one in one rename. Dying before that leaves the old state plus an
 // orphan the next write sweeps; dying after leaves the new state plus the
-// replaced version's data, swept the same way.
+// replaced version's data, swept the same way. A commit that replaces a
+// version keeps it aside first (undo.go), so that UndoRenameData can bring
+// it back until the layer above has decided.
 func (l *Local) renameData(ctx context.Context, srcTmpPath, bucket, object string, v Version) error {
 	dir, rel, err := l.node(bucket, object)
 	if err != nil {
@@ -370,11 +372,12 @@ func (l *Local) renameData(ctx context.Context, srcTmpPath, bucket, object strin
 	case err != nil:
 		return fmt.Errorf("%s/%s: %w", bucket, object, fsError(err, ErrFileNotFound))
 	}
-	meta.AddVersion(v)
+	_, replacing := meta.AddVersion(v)
 	data, err := encodeMeta(meta)
 	if err != nil {
 		return err
 	}
+	l.releaseKept(bucket, object)
 	if src != "" {
 		dst := filepath.Join(dir, dataDirPrefix+v.DataDir)
 		err := l.inNode(bucket, rel, func() error {
@@ -399,13 +402,28 @@ func (l *Local) renameData(ctx context.Context, srcTmpPath, bucket, object strin
 			return errCrashed
 		}
 	}
+	var keep string
+	if replacing {
+		// Until the layer above knows this commit reached its quorum, it
+		// may take it back (UndoRenameData): the version replaced must
+		// still be there to come back.
+		if keep, err = l.keepAside(bucket, object, dir, changeRename, &v); err != nil {
+			return fmt.Errorf("%s/%s: %w", bucket, object, err)
+		}
+		if l.crashed("renamedata:kept") {
+			return errCrashed
+		}
+	}
 	if err := l.commitMeta(bucket, dir, rel, data); err != nil {
+		if keep != "" {
+			l.dropKept(bucket, object, keep)
+		}
 		return fmt.Errorf("%s/%s: %w", bucket, object, err)
 	}
 	if l.crashed("renamedata:committed") {
 		return errCrashed
 	}
-	l.sweep(dir, meta)
+	l.sweep(dir, meta, keep)
 	return nil
 }
 

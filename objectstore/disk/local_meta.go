@@ -86,9 +86,11 @@ func (l *Local) commitMeta(bucket, dir, rel string, data []byte) error {
 
 // sweep removes the node's data directories that no version of meta (nil:
 // none) references: the replaced or deleted version's data, and orphans a
-// crash left between moving data in and committing the metadata. Callers
-// hold the object's lock, so no data dir is in flight.
-func (l *Local) sweep(dir string, meta *ObjectMeta) {
+// crash left between moving data in and committing the metadata. With keep
+// (a kept entry, undo.go) they move there rather than to the trash, and one
+// that cannot is left in place: an undo looks for it in the node too.
+// Callers hold the object's lock, so no data dir is in flight.
+func (l *Local) sweep(dir string, meta *ObjectMeta, keep string) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return
@@ -97,9 +99,14 @@ func (l *Local) sweep(dir string, meta *ObjectMeta) {
 	d.Close()
 	for _, name := range names {
 		id, ok := strings.CutPrefix(name, dataDirPrefix)
-		if ok && isUUID(id) && !meta.References(id) {
-			l.discard(filepath.Join(dir, name))
+		if !ok || !isUUID(id) || meta.References(id) {
+			continue
 		}
+		if keep != "" {
+			os.Rename(filepath.Join(dir, name), filepath.Join(keep, name))
+			continue
+		}
+		l.discard(filepath.Join(dir, name))
 	}
 }
 
@@ -141,10 +148,11 @@ func (l *Local) writeMetadata(ctx context.Context, bucket, object string, meta *
 	mu := l.stripe(bucket, object)
 	mu.Lock()
 	defer mu.Unlock()
+	l.releaseKept(bucket, object)
 	if err := l.commitMeta(bucket, dir, rel, data); err != nil {
 		return fmt.Errorf("%s/%s: %w", bucket, object, err)
 	}
-	l.sweep(dir, meta)
+	l.sweep(dir, meta, "")
 	return nil
 }
 
@@ -160,17 +168,19 @@ func (l *Local) deleteObject(ctx context.Context, bucket, object string) error {
 	mu := l.stripe(bucket, object)
 	mu.Lock()
 	defer mu.Unlock()
-	if err := l.deleteNode(bucket, dir); err != nil {
+	l.releaseKept(bucket, object)
+	if err := l.deleteNode(bucket, dir, ""); err != nil {
 		return fmt.Errorf("%s/%s: %w", bucket, object, err)
 	}
 	return nil
 }
 
-// deleteNode removes an object's metadata, then its data, then the node and
-// its parents if that left them empty. The metadata goes first, in one
-// rename, so the object disappears atomically; a crash after that leaves
-// only unreferenced data, swept by the next write of the key.
-func (l *Local) deleteNode(bucket, dir string) error {
+// deleteNode removes an object's metadata, then its data (into keep, if
+// set, see sweep), then the node and its parents if that left them empty.
+// The metadata goes first, in one rename, so the object disappears
+// atomically; a crash after that leaves only unreferenced data, swept by
+// the next write of the key.
+func (l *Local) deleteNode(bucket, dir, keep string) error {
 	t := l.trashPath()
 	if err := os.Rename(filepath.Join(dir, metaName), t); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -185,7 +195,7 @@ func (l *Local) deleteNode(bucket, dir string) error {
 		return errCrashed
 	}
 	os.Remove(t)
-	l.sweep(dir, nil)
+	l.sweep(dir, nil, keep)
 	removeEmptyParents(dir, l.bucketDir(bucket))
 	return nil
 }
@@ -209,25 +219,38 @@ func (l *Local) deleteVersion(ctx context.Context, bucket, object, versionID str
 	case err != nil:
 		return fmt.Errorf("%s/%s: %w", bucket, object, fsError(err, ErrFileNotFound))
 	}
-	if _, ok := m.RemoveVersion(versionID); !ok {
+	removed, ok := m.RemoveVersion(versionID)
+	if !ok {
 		return fmt.Errorf("%s/%s version %q: %w", bucket, object, versionID, ErrVersionNotFound)
 	}
+	l.releaseKept(bucket, object)
+	// Until the layer above knows the delete reached its quorum, it may
+	// take it back (UndoDeleteVersion).
+	keep, err := l.keepAside(bucket, object, dir, changeDelete, &removed)
+	if err != nil {
+		return fmt.Errorf("%s/%s: %w", bucket, object, err)
+	}
+	if l.crashed("deleteversion:kept") {
+		return errCrashed
+	}
 	if len(m.Versions) == 0 {
-		if err := l.deleteNode(bucket, dir); err != nil {
+		if err := l.deleteNode(bucket, dir, keep); err != nil {
+			l.dropKept(bucket, object, keep)
 			return fmt.Errorf("%s/%s: %w", bucket, object, err)
 		}
 		return nil
 	}
 	data, err := encodeMeta(m)
-	if err != nil {
-		return err
+	if err == nil {
+		err = l.commitMeta(bucket, dir, rel, data)
 	}
-	if err := l.commitMeta(bucket, dir, rel, data); err != nil {
+	if err != nil {
+		l.dropKept(bucket, object, keep)
 		return fmt.Errorf("%s/%s: %w", bucket, object, err)
 	}
 	if l.crashed("deleteversion:committed") {
 		return errCrashed
 	}
-	l.sweep(dir, m)
+	l.sweep(dir, m, keep)
 	return nil
 }

@@ -224,6 +224,22 @@ func (l *Local) RenameData(ctx context.Context, srcTmpPath, bucket, object strin
 	return l.vouch(l.renameData(ctx, srcTmpPath, bucket, object, v))
 }
 
+// UndoRenameData implements Disk.
+func (l *Local) UndoRenameData(ctx context.Context, bucket, object string, v Version) error {
+	if err := l.present(false); err != nil {
+		return err
+	}
+	return l.vouch(l.undoRenameData(ctx, bucket, object, v))
+}
+
+// UndoDeleteVersion implements Disk.
+func (l *Local) UndoDeleteVersion(ctx context.Context, bucket, object string, v Version) error {
+	if err := l.present(false); err != nil {
+		return err
+	}
+	return l.vouch(l.undoDeleteVersion(ctx, bucket, object, v))
+}
+
 // OpenFile implements Disk.
 func (l *Local) OpenFile(ctx context.Context, bucket, object, dataDir string, part int) (ReadAtCloser, int64, error) {
 	if err := l.present(false); err != nil {

@@ -206,6 +206,18 @@ func (c *Remote) RenameData(ctx context.Context, srcTmpPath, bucket, object stri
 	return err
 }
 
+// UndoRenameData implements Disk.
+func (c *Remote) UndoRenameData(ctx context.Context, bucket, object string, v Version) error {
+	_, err := c.call(ctx, opUndoRename, &wireReq{Bucket: bucket, Object: object, Version: &v})
+	return err
+}
+
+// UndoDeleteVersion implements Disk.
+func (c *Remote) UndoDeleteVersion(ctx context.Context, bucket, object string, v Version) error {
+	_, err := c.call(ctx, opUndoDelete, &wireReq{Bucket: bucket, Object: object, Version: &v})
+	return err
+}
+
 // VerifyFile implements Disk. The remote box reads and hashes the file;
 // only the verdict crosses the network.
 func (c *Remote) VerifyFile(ctx context.Context, bucket, object, dataDir string, part int, scheme erasure.Scheme, partSize int64) error {

@@ -74,6 +74,18 @@ var smallOps = map[string]func(ctx context.Context, d Disk, q *wireReq) (*wireRe
 		}
 		return &wireResp{}, d.RenameData(ctx, q.Path, q.Bucket, q.Object, *q.Version)
 	},
+	opUndoRename: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
+		if q.Version == nil {
+			return nil, fmt.Errorf("%w: undorename without a version", ErrInvalidArgument)
+		}
+		return &wireResp{}, d.UndoRenameData(ctx, q.Bucket, q.Object, *q.Version)
+	},
+	opUndoDelete: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
+		if q.Version == nil {
+			return nil, fmt.Errorf("%w: undodelversion without a version", ErrInvalidArgument)
+		}
+		return &wireResp{}, d.UndoDeleteVersion(ctx, q.Bucket, q.Object, *q.Version)
+	},
 	opStatFile: func(ctx context.Context, d Disk, q *wireReq) (*wireResp, error) {
 		f, size, err := d.OpenFile(ctx, q.Bucket, q.Object, q.DataDir, q.Part)
 		if err != nil {

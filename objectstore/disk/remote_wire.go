@@ -49,6 +49,8 @@ const (
 	opDeleteTmp     = "deltmp"
 	opListStaged    = "liststaged"
 	opRenameData    = "renamedata"
+	opUndoRename    = "undorename"
+	opUndoDelete    = "undodelversion"
 	opStatFile      = "statfile"
 	opVerifyFile    = "verifyfile"
 	opCreateFile    = "createfile"
