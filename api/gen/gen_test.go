@@ -92,11 +92,11 @@ func botocoreDataOrSkip(t *testing.T) string {
 	return dir
 }
 
-// TestCheckedInUpToDate regenerates api/iam, api/sts and api/s3 and compares them with the
+// TestCheckedInUpToDate regenerates api/iam, api/sts, api/s3 and api/ec2 and compares them with the
 // checked-in files, when the installed botocore is the one they were made from.
 func TestCheckedInUpToDate(t *testing.T) {
 	data := botocoreDataOrSkip(t)
-	for _, svc := range []string{"iam", "sts", "s3"} {
+	for _, svc := range []string{"iam", "sts", "s3", "ec2"} {
 		file := filepath.Join("..", svc, "types_gen.go")
 		old, err := os.ReadFile(file)
 		if err != nil {

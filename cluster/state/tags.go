@@ -7,7 +7,7 @@ import (
 
 // TagResources sets and removes tags on an account's EC2 resources (instances, images,
 // key pairs, import tasks), all or none. Remove maps a key to the value it must have to
-// be removed ("" removes whatever the value).
+// be removed (EC2's DeleteTags: "" removes the tag only when its value is empty).
 type TagResources struct {
 	Account string
 	IDs     []string
@@ -15,6 +15,8 @@ type TagResources struct {
 	Remove  map[string]string
 	// RemoveAny removes these keys whatever their values.
 	RemoveAny []string
+	// RemoveAll removes every tag (DeleteTags naming no tags).
+	RemoveAll bool
 }
 
 func (*TagResources) CommandType() CommandType { return CmdTagResources }
@@ -71,9 +73,12 @@ func applyTagResources(tx *Txn, c *TagResources) (any, error) {
 			next[k] = v
 		}
 		for k, v := range c.Remove {
-			if v == "" || next[k] == v {
+			if have, ok := next[k]; ok && have == v {
 				delete(next, k)
 			}
+		}
+		if c.RemoveAll {
+			clear(next)
 		}
 		for _, k := range c.RemoveAny {
 			delete(next, k)

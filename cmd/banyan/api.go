@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/banyancloud/banyan/api"
+	"github.com/banyancloud/banyan/api/ec2"
 	"github.com/banyancloud/banyan/api/iam"
 	"github.com/banyancloud/banyan/api/identity"
 	"github.com/banyancloud/banyan/api/s3"
@@ -59,6 +60,18 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 	if set, err := st.Setting(settingRegion); err == nil {
 		s.Region = set.Value
 	}
+	s.Register(ec2.New(srv.Cluster, ec2.Deps{
+		Region: s.Region,
+		Live:   func() []string { return liveNodes(srv) },
+		Console: func(ctx context.Context, box, id string) ([]byte, error) {
+			return node.ConsoleOutput(ctx, srv.Cluster, box, id)
+		},
+		ImportSource: func(ctx context.Context, account, bucket, key string) (int64, error) {
+			return importSource(ctx, srv, objects, account, bucket, key)
+		},
+		NewID:  node.NewEC2ID,
+		Logger: log,
+	}))
 	front := s3.New(srv.Cluster, objects, s.Authorizer, s.Region)
 	front.Log = log
 	s.S3, s.S3Claims = front, s3.Claims
@@ -77,6 +90,40 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 		}
 	})
 	return s, nil
+}
+
+// liveNodes names the boxes that are up: this one, and those gossip or node RPC
+// shows alive.
+func liveNodes(srv *node.Server) []string {
+	nodes, err := srv.Cluster.State().Nodes()
+	if err != nil {
+		return []string{srv.Cluster.Name()}
+	}
+	var out []string
+	for _, n := range nodes {
+		if n.Name == srv.Cluster.Name() || srv.Cluster.MemberAlive(n.Name) {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// importSource checks that an ImportImage's source object exists in a bucket of the
+// caller's account and returns its size.
+func importSource(ctx context.Context, srv *node.Server, objects objectstore.ObjectLayer, account, bucket, key string) (int64, error) {
+	b, err := srv.Cluster.State().Bucket(bucket)
+	if err != nil {
+		srv.Cluster.CatchUp(ctx)
+		b, err = srv.Cluster.State().Bucket(bucket)
+	}
+	if err != nil || b.Owner != account {
+		return 0, fmt.Errorf("the bucket %s does not exist or is not this account's", bucket)
+	}
+	oi, err := objects.HeadObject(ctx, bucket, key, objectstore.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("the object s3://%s/%s cannot be read: %v", bucket, key, err)
+	}
+	return oi.Size, nil
 }
 
 // clusterRegion is the region the cluster's API answers as.

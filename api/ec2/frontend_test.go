@@ -1,0 +1,437 @@
+package ec2
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/banyancloud/banyan/api"
+	"github.com/banyancloud/banyan/api/iam"
+	"github.com/banyancloud/banyan/api/identity"
+	"github.com/banyancloud/banyan/api/sigv4"
+	"github.com/banyancloud/banyan/cluster/pki"
+	"github.com/banyancloud/banyan/cluster/state"
+)
+
+var ctx = context.Background()
+
+// testEnv is the real front door (SigV4, policy evaluation, the EC2 query protocol)
+// serving the EC2 front end over state.Local (a test double of the cluster's write path)
+// on a loopback HTTP server, with the aws-sdk-go-v2 EC2 client.
+type testEnv struct {
+	t       *testing.T
+	local   *state.Local
+	sealer  *pki.Sealer
+	url     string
+	live    []string
+	sources map[string]int64 // s3://bucket/key → size, for ImportImage
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, err := pki.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, local: state.NewLocal(), sealer: sealer, live: []string{"box1", "box2"}, sources: map[string]int64{}}
+	srv := &api.Server{
+		Verifier:   &sigv4.Verifier{Credentials: &identity.Directory{Store: e.local.State(), Sealer: sealer}},
+		Authorizer: &identity.Authorizer{Store: e.local.State()},
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	n := 0
+	srv.Register(New(e.local, Deps{
+		Region: "us-east-1",
+		Live:   func() []string { return e.live },
+		Console: func(ctx context.Context, node, id string) ([]byte, error) {
+			return []byte("console of " + id + " on " + node), nil
+		},
+		ImportSource: func(ctx context.Context, account, bucket, key string) (int64, error) {
+			size, ok := e.sources["s3://"+bucket+"/"+key]
+			if !ok {
+				return 0, errors.New("no such object")
+			}
+			return size, nil
+		},
+		NewID:  func(prefix string) string { n++; return fmt.Sprintf("%s%017x", prefix, n) },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	e.url = ts.URL
+	for i, b := range []string{"box1", "box2"} {
+		e.apply(&state.ReportBox{Box: state.Box{Node: b, Zone: "us-east-1" + string(rune('a'+i)), VCPUs: 2, MemoryMiB: 4096, DiskGiB: 100, Accel: "tcg", Hypervisor: state.HypervisorUp}})
+	}
+	return e
+}
+
+func (e *testEnv) apply(cmd state.Command) {
+	e.t.Helper()
+	if _, err := e.local.Apply(ctx, cmd, nil); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// account creates a tenant and returns an EC2 client signed with its root key.
+func (e *testEnv) account(name string) (*sdk.Client, string) {
+	e.t.Helper()
+	existing, _ := e.local.State().IAMEntities(state.KindAccount, "")
+	root, err := iam.CreateAccount(ctx, e.local, existing, e.sealer, name, false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sdk.NewFromConfig(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
+		BaseEndpoint:     aws.String(e.url),
+		RetryMaxAttempts: 1,
+	}), root.AccountID
+}
+
+// image registers an available image of account, as the importer does when it is done.
+func (e *testEnv) image(account, id string) {
+	e.apply(&state.PutImage{Create: true, Image: state.Image{ID: id, Account: account, Name: "img-" + id,
+		State: state.ImageAvailable, Architecture: "x86_64", ObjectKey: id + ".qcow2", SizeBytes: 1 << 20, VirtualSize: 1 << 30}})
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func call[T any](v T, err error) result[T] { return result[T]{v, err} }
+
+// must returns the output of an SDK call that has to succeed.
+func must[T any](t *testing.T, r result[T]) T {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("unexpected error: %v", r.err)
+	}
+	return r.v
+}
+
+// wantErr checks that an SDK call failed with an AWS error code and HTTP status.
+func wantErr(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	var ae smithy.APIError
+	var re *awshttp.ResponseError
+	if !errors.As(err, &ae) || !errors.As(err, &re) {
+		t.Fatalf("want %s (%d), got %v", code, status, err)
+	}
+	if ae.ErrorCode() != code || re.HTTPStatusCode() != status {
+		t.Fatalf("want %s (%d), got %s (%d): %s", code, status, ae.ErrorCode(), re.HTTPStatusCode(), ae.ErrorMessage())
+	}
+}
+
+func TestKeyPairs(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.account("alice")
+
+	kp := must(t, call(c.CreateKeyPair(ctx, &sdk.CreateKeyPairInput{KeyName: aws.String("main")})))
+	if !strings.HasPrefix(*kp.KeyPairId, "key-") || !strings.Contains(*kp.KeyMaterial, "BEGIN RSA PRIVATE KEY") {
+		t.Fatalf("CreateKeyPair: %+v", kp)
+	}
+	// EC2's fingerprint of a key it made: SHA-1 of the PKCS#8 private key.
+	block, _ := pem.Decode([]byte(*kp.KeyMaterial))
+	priv, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(priv)
+	if sum := sha1.Sum(pkcs8); *kp.KeyFingerprint != colonHex(sum[:]) {
+		t.Fatalf("fingerprint %s, want SHA-1 of PKCS#8", *kp.KeyFingerprint)
+	}
+	_, err = c.CreateKeyPair(ctx, &sdk.CreateKeyPairInput{KeyName: aws.String("main")})
+	wantErr(t, err, "InvalidKeyPair.Duplicate", 400)
+
+	ed := must(t, call(c.CreateKeyPair(ctx, &sdk.CreateKeyPairInput{KeyName: aws.String("ed"), KeyType: types.KeyTypeEd25519})))
+	if _, err := ssh.ParseRawPrivateKey([]byte(*ed.KeyMaterial)); err != nil {
+		t.Fatalf("ed25519 key material does not parse: %v", err)
+	}
+
+	// Imported RSA key: MD5 of the DER public key.
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pub, _ := ssh.NewPublicKey(&rk.PublicKey)
+	imp := must(t, call(c.ImportKeyPair(ctx, &sdk.ImportKeyPairInput{KeyName: aws.String("imported"), PublicKeyMaterial: ssh.MarshalAuthorizedKey(pub)})))
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	if sum := md5.Sum(der); *imp.KeyFingerprint != colonHex(sum[:]) {
+		t.Fatalf("imported fingerprint %s, want MD5 of DER public key", *imp.KeyFingerprint)
+	}
+	_, err = c.ImportKeyPair(ctx, &sdk.ImportKeyPairInput{KeyName: aws.String("junk"), PublicKeyMaterial: []byte("ssh-rsa not-a-key")})
+	wantErr(t, err, "InvalidKey.Format", 400)
+
+	all := must(t, call(c.DescribeKeyPairs(ctx, &sdk.DescribeKeyPairsInput{})))
+	if len(all.KeyPairs) != 3 {
+		t.Fatalf("%d key pairs, want 3", len(all.KeyPairs))
+	}
+	one := must(t, call(c.DescribeKeyPairs(ctx, &sdk.DescribeKeyPairsInput{Filters: []types.Filter{{Name: aws.String("key-type"), Values: []string{"ed25519"}}}, IncludePublicKey: aws.Bool(true)})))
+	if len(one.KeyPairs) != 1 || *one.KeyPairs[0].KeyName != "ed" || !strings.HasPrefix(aws.ToString(one.KeyPairs[0].PublicKey), "ssh-ed25519 ") {
+		t.Fatalf("filter key-type: %+v", one.KeyPairs)
+	}
+	_, err = c.DescribeKeyPairs(ctx, &sdk.DescribeKeyPairsInput{KeyNames: []string{"nope"}})
+	wantErr(t, err, "InvalidKeyPair.NotFound", 400)
+
+	// Another account sees none of them.
+	other, _ := e.account("bob")
+	if got := must(t, call(other.DescribeKeyPairs(ctx, &sdk.DescribeKeyPairsInput{}))); len(got.KeyPairs) != 0 {
+		t.Fatalf("bob sees %d of alice's key pairs", len(got.KeyPairs))
+	}
+
+	must(t, call(c.DeleteKeyPair(ctx, &sdk.DeleteKeyPairInput{KeyName: aws.String("main")})))
+	must(t, call(c.DeleteKeyPair(ctx, &sdk.DeleteKeyPairInput{KeyName: aws.String("main")}))) // idempotent, as EC2
+	if got := must(t, call(c.DescribeKeyPairs(ctx, &sdk.DescribeKeyPairsInput{}))); len(got.KeyPairs) != 2 {
+		t.Fatalf("%d key pairs after delete, want 2", len(got.KeyPairs))
+	}
+}
+
+func TestRunAndChangeInstances(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+
+	_, err := c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-0000000000000dead"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	wantErr(t, err, "InvalidAMIID.NotFound", 400)
+	_, err = c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), DryRun: aws.Bool(true)})
+	wantErr(t, err, "DryRunOperation", 412)
+	_, err = c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), UserData: aws.String("%%%")})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: types.InstanceType("z9.huge")})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), KeyName: aws.String("missing")})
+	wantErr(t, err, "InvalidKeyPair.NotFound", 400)
+
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{
+		ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(2), MaxCount: aws.Int32(2), InstanceType: types.InstanceTypeT2Micro,
+		UserData:          aws.String(base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho hi\n"))),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: []types.Tag{{Key: aws.String("Name"), Value: aws.String("web")}}}},
+	})))
+	if len(r.Instances) != 2 || !strings.HasPrefix(*r.ReservationId, "r-") || *r.OwnerId != acct {
+		t.Fatalf("RunInstances: %+v", r)
+	}
+	zones := map[string]bool{}
+	for _, in := range r.Instances {
+		if in.State.Name != types.InstanceStateNamePending || aws.ToString(in.PrivateIpAddress) == "" || in.InstanceType != types.InstanceTypeT2Micro {
+			t.Fatalf("new instance: %+v", in)
+		}
+		zones[*in.Placement.AvailabilityZone] = true
+	}
+	if len(zones) != 2 {
+		t.Fatalf("two instances not spread over the two zones: %v", zones)
+	}
+	ids := []string{*r.Instances[0].InstanceId, *r.Instances[1].InstanceId}
+
+	// Filters, tags and IDs.
+	d := must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("tag:Name"), Values: []string{"w*"}}}})))
+	if len(d.Reservations) != 1 || len(d.Reservations[0].Instances) != 2 {
+		t.Fatalf("DescribeInstances by tag: %+v", d.Reservations)
+	}
+	d = must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}})))
+	if len(d.Reservations) != 0 {
+		t.Fatalf("running filter matched pending instances")
+	}
+	_, err = c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
+	wantErr(t, err, "InvalidInstanceID.NotFound", 400)
+	_, err = c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{"bogus"}})
+	wantErr(t, err, "InvalidInstanceID.Malformed", 400)
+	_, err = c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("no-such-filter"), Values: []string{"x"}}}})
+	wantErr(t, err, "InvalidFilter", 400)
+
+	// Another account can neither see nor change them.
+	bob, _ := e.account("bob")
+	_, err = bob.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: ids[:1]})
+	wantErr(t, err, "InvalidInstanceID.NotFound", 400)
+
+	// The box reports one running; stop it, start it, terminate both.
+	in, _ := e.local.State().Instance(ids[0])
+	e.apply(&state.ReportInstance{ID: ids[0], Node: in.Node, Generation: in.Generation, State: state.InstanceRunning})
+	st := must(t, call(c.DescribeInstanceStatus(ctx, &sdk.DescribeInstanceStatusInput{InstanceIds: ids[:1]})))
+	if len(st.InstanceStatuses) != 1 || st.InstanceStatuses[0].SystemStatus.Status != types.SummaryStatusOk {
+		t.Fatalf("status of a running instance on a live box: %+v", st.InstanceStatuses)
+	}
+	e.live = []string{"box1", "box2"}
+	if in.Node == "box1" {
+		e.live = []string{"box2"}
+	} else {
+		e.live = []string{"box1"}
+	}
+	st = must(t, call(c.DescribeInstanceStatus(ctx, &sdk.DescribeInstanceStatusInput{InstanceIds: ids[:1]})))
+	if st.InstanceStatuses[0].SystemStatus.Status != types.SummaryStatusImpaired {
+		t.Fatalf("status on a dead box: %+v", st.InstanceStatuses[0].SystemStatus)
+	}
+	e.live = []string{"box1", "box2"}
+
+	con := must(t, call(c.GetConsoleOutput(ctx, &sdk.GetConsoleOutputInput{InstanceId: aws.String(ids[0])})))
+	if out, _ := base64.StdEncoding.DecodeString(aws.ToString(con.Output)); !strings.Contains(string(out), ids[0]) {
+		t.Fatalf("console output %q", out)
+	}
+
+	_, err = c.StartInstances(ctx, &sdk.StartInstancesInput{InstanceIds: ids[:1]})
+	if err != nil {
+		t.Fatalf("starting a running instance is a no-op in EC2: %v", err)
+	}
+	stop := must(t, call(c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: ids[:1]})))
+	if stop.StoppingInstances[0].CurrentState.Name != types.InstanceStateNameStopping || stop.StoppingInstances[0].PreviousState.Name != types.InstanceStateNameRunning {
+		t.Fatalf("stop: %+v", stop.StoppingInstances[0])
+	}
+	must(t, call(c.RebootInstances(ctx, &sdk.RebootInstancesInput{InstanceIds: ids[1:]})))
+	term := must(t, call(c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: ids})))
+	if len(term.TerminatingInstances) != 2 {
+		t.Fatalf("terminate: %+v", term)
+	}
+	for _, ch := range term.TerminatingInstances {
+		if n := ch.CurrentState.Name; n != types.InstanceStateNameShuttingDown && n != types.InstanceStateNameTerminated {
+			t.Fatalf("terminated instance in state %s", n)
+		}
+	}
+	_, err = c.StartInstances(ctx, &sdk.StartInstancesInput{InstanceIds: ids[:1]})
+	wantErr(t, err, "IncorrectInstanceState", 400)
+}
+
+func TestInsufficientCapacity(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+	// Two boxes of 4 GiB each (memory is not overcommitted): m5.large needs 8 GiB.
+	_, err := c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: types.InstanceTypeM5Large})
+	wantErr(t, err, "InsufficientInstanceCapacity", 500)
+	// MinCount 3 of t2.medium (4 GiB) does not fit; MaxCount beyond what fits gives what fits.
+	_, err = c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(3), MaxCount: aws.Int32(3), InstanceType: types.InstanceTypeT2Medium})
+	wantErr(t, err, "InsufficientInstanceCapacity", 500)
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(5), InstanceType: types.InstanceTypeT2Medium})))
+	if len(r.Instances) != 2 {
+		t.Fatalf("MaxCount 5 on room for 2 launched %d", len(r.Instances))
+	}
+}
+
+func TestImagesAndLaunchPermissions(t *testing.T) {
+	e := newEnv(t)
+	alice, a := e.account("alice")
+	bob, b := e.account("bob")
+	e.image(a, "ami-00000000000000aaa")
+
+	if got := must(t, call(bob.DescribeImages(ctx, &sdk.DescribeImagesInput{}))); len(got.Images) != 0 {
+		t.Fatalf("bob sees alice's private image")
+	}
+	_, err := bob.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	wantErr(t, err, "InvalidAMIID.NotFound", 400)
+
+	must(t, call(alice.ModifyImageAttribute(ctx, &sdk.ModifyImageAttributeInput{ImageId: aws.String("ami-00000000000000aaa"),
+		LaunchPermission: &types.LaunchPermissionModifications{Add: []types.LaunchPermission{{UserId: aws.String(b)}}}})))
+	attr := must(t, call(alice.DescribeImageAttribute(ctx, &sdk.DescribeImageAttributeInput{ImageId: aws.String("ami-00000000000000aaa"), Attribute: types.ImageAttributeNameLaunchPermission})))
+	if len(attr.LaunchPermissions) != 1 || aws.ToString(attr.LaunchPermissions[0].UserId) != b {
+		t.Fatalf("launch permissions: %+v", attr.LaunchPermissions)
+	}
+	got := must(t, call(bob.DescribeImages(ctx, &sdk.DescribeImagesInput{ExecutableUsers: []string{"self"}})))
+	if len(got.Images) != 1 || *got.Images[0].OwnerId != a {
+		t.Fatalf("bob's executable images: %+v", got.Images)
+	}
+	if own := must(t, call(bob.DescribeImages(ctx, &sdk.DescribeImagesInput{Owners: []string{"self"}}))); len(own.Images) != 0 {
+		t.Fatalf("owners=self shows a shared image")
+	}
+	must(t, call(bob.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})))
+	// Only the owner changes or deregisters it.
+	_, err = bob.DeregisterImage(ctx, &sdk.DeregisterImageInput{ImageId: aws.String("ami-00000000000000aaa")})
+	wantErr(t, err, "AuthFailure", 403)
+
+	cp := must(t, call(bob.CopyImage(ctx, &sdk.CopyImageInput{SourceImageId: aws.String("ami-00000000000000aaa"), SourceRegion: aws.String("us-east-1"), Name: aws.String("bobs copy")})))
+	if own := must(t, call(bob.DescribeImages(ctx, &sdk.DescribeImagesInput{Owners: []string{"self"}}))); len(own.Images) != 1 || *own.Images[0].ImageId != *cp.ImageId {
+		t.Fatalf("bob's copy: %+v", own.Images)
+	}
+
+	must(t, call(alice.ModifyImageAttribute(ctx, &sdk.ModifyImageAttributeInput{ImageId: aws.String("ami-00000000000000aaa"),
+		Attribute: aws.String("launchPermission"), OperationType: types.OperationTypeRemove, UserIds: []string{b}})))
+	_, err = bob.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	wantErr(t, err, "InvalidAMIID.NotFound", 400)
+
+	must(t, call(alice.DeregisterImage(ctx, &sdk.DeregisterImageInput{ImageId: aws.String("ami-00000000000000aaa")})))
+	if got := must(t, call(alice.DescribeImages(ctx, &sdk.DescribeImagesInput{Owners: []string{"self"}}))); len(got.Images) != 0 {
+		t.Fatalf("deregistered image still listed")
+	}
+	_, err = alice.DescribeImages(ctx, &sdk.DescribeImagesInput{ImageIds: []string{"ami-00000000000000aaa"}})
+	wantErr(t, err, "InvalidAMIID.NotFound", 400)
+}
+
+func TestImportImageTasks(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.account("alice")
+	e.sources["s3://disks/guest.qcow2"] = 12 << 20
+
+	_, err := c.ImportImage(ctx, &sdk.ImportImageInput{DiskContainers: []types.ImageDiskContainer{{UserBucket: &types.UserBucket{S3Bucket: aws.String("disks"), S3Key: aws.String("missing")}}}})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.ImportImage(ctx, &sdk.ImportImageInput{DiskContainers: []types.ImageDiskContainer{{Format: aws.String("vhdx"), UserBucket: &types.UserBucket{S3Bucket: aws.String("disks"), S3Key: aws.String("guest.qcow2")}}}})
+	wantErr(t, err, "InvalidParameterValue", 400)
+
+	r := must(t, call(c.ImportImage(ctx, &sdk.ImportImageInput{Description: aws.String("guest"),
+		DiskContainers: []types.ImageDiskContainer{{Format: aws.String("qcow2"), UserBucket: &types.UserBucket{S3Bucket: aws.String("disks"), S3Key: aws.String("guest.qcow2")}}}})))
+	if !strings.HasPrefix(*r.ImportTaskId, "import-ami-") || aws.ToString(r.Status) != "active" {
+		t.Fatalf("ImportImage: %+v", r)
+	}
+	d := must(t, call(c.DescribeImportImageTasks(ctx, &sdk.DescribeImportImageTasksInput{ImportTaskIds: []string{*r.ImportTaskId}})))
+	if len(d.ImportImageTasks) != 1 || aws.ToFloat64(d.ImportImageTasks[0].SnapshotDetails[0].DiskImageSize) != 12<<20 {
+		t.Fatalf("DescribeImportImageTasks: %+v", d.ImportImageTasks)
+	}
+	cancel := must(t, call(c.CancelImportTask(ctx, &sdk.CancelImportTaskInput{ImportTaskId: r.ImportTaskId})))
+	if aws.ToString(cancel.State) != "deleting" || aws.ToString(cancel.PreviousState) != "active" {
+		t.Fatalf("CancelImportTask: %+v", cancel)
+	}
+	_, err = c.CancelImportTask(ctx, &sdk.CancelImportTaskInput{ImportTaskId: r.ImportTaskId})
+	wantErr(t, err, "IncorrectState", 400)
+	_, err = c.DescribeImportImageTasks(ctx, &sdk.DescribeImportImageTasksInput{ImportTaskIds: []string{"import-ami-0123456789abcdef0"}})
+	wantErr(t, err, "InvalidConversionTaskId.Malformed", 400)
+}
+
+func TestTagsAndZones(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})))
+	id := *r.Instances[0].InstanceId
+
+	must(t, call(c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{id, "ami-00000000000000aaa"}, Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("team"), Value: aws.String("")}}})))
+	tags := must(t, call(c.DescribeTags(ctx, &sdk.DescribeTagsInput{Filters: []types.Filter{{Name: aws.String("resource-type"), Values: []string{"instance"}}}})))
+	if len(tags.Tags) != 2 {
+		t.Fatalf("instance tags: %+v", tags.Tags)
+	}
+	// DeleteTags with a value removes the tag only when the value matches.
+	must(t, call(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("dev")}}})))
+	must(t, call(c.DeleteTags(ctx, &sdk.DeleteTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("")}}})))
+	in, _ := e.local.State().Instance(id)
+	if len(in.Tags) != 1 || in.Tags["env"] != "prod" {
+		t.Fatalf("tags after DeleteTags: %v", in.Tags)
+	}
+	_, err := c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{"i-0123456789abcdef0"}, Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+	wantErr(t, err, "InvalidID", 400)
+	_, err = c.CreateTags(ctx, &sdk.CreateTagsInput{Resources: []string{id}, Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("b")}}})
+	wantErr(t, err, "InvalidParameterValue", 400)
+
+	z := must(t, call(c.DescribeAvailabilityZones(ctx, &sdk.DescribeAvailabilityZonesInput{})))
+	if len(z.AvailabilityZones) != 2 || *z.AvailabilityZones[0].ZoneName != "us-east-1a" || *z.AvailabilityZones[0].ZoneId != "use1-az1" {
+		t.Fatalf("zones: %+v", z.AvailabilityZones)
+	}
+	regions := must(t, call(c.DescribeRegions(ctx, &sdk.DescribeRegionsInput{})))
+	if len(regions.Regions) != 1 || *regions.Regions[0].RegionName != "us-east-1" {
+		t.Fatalf("regions: %+v", regions.Regions)
+	}
+}
