@@ -96,7 +96,8 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (Obje
 	}
 	if countErrs(errs) > 0 {
 		// The disks that missed the delete still hold the version: the
-		// healer drops it there as soon as they answer again (mrf.go).
+		// repair worker drops that very version there as soon as they
+		// answer again, however young it is (mrf.go).
 		var missed []string
 		for i, err := range errs {
 			if err != nil {
@@ -104,7 +105,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (Obje
 			}
 		}
 		s.queueHeal(bucket, key)
-		s.queueRepair(bucket, key, &v, missed)
+		s.queueMissedDelete(bucket, key, &v, missed)
 	}
 	return oi, nil
 }

@@ -462,7 +462,11 @@ func (ps *partShards) prepare(ctx context.Context, off, length int64) error {
 			}
 		}
 		if len(wave) == 0 {
-			return fmt.Errorf("%w: part %d: %d of %d shards readable, need %d: %w", ErrReadQuorum, ps.part, good, sc.Total(), sc.Data, errors.Join(errs...))
+			err := fmt.Errorf("%w: part %d: %d of %d shards readable, need %d", ErrReadQuorum, ps.part, good, sc.Total(), sc.Data)
+			if jerr := errors.Join(errs...); jerr != nil {
+				err = fmt.Errorf("%w: %w", err, jerr)
+			}
+			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err

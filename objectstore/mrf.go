@@ -22,6 +22,18 @@ import (
 // full, or after mrfMaxFailures failed repairs) or loses in a restart is left
 // to the scanner. One entry per key: healing a key heals all its versions.
 //
+// A version delete that misses disks is queued too, and its repair is not a
+// heal: the healer keeps a version no quorum agrees on while it is younger
+// than commitGrace (it may be a commit in flight), and a version deleted
+// right after its write is that young. Left on the disks that missed the
+// delete, such a copy counts toward the version's read quorum whenever other
+// disks of its set cannot be asked (agree lowers the threshold for them), so
+// a listing through a node that cannot reach those disks shows a key whose
+// delete was acknowledged. The repair therefore removes exactly the deleted
+// version (same ID, time, data dir and ETag) from each disk that missed the
+// delete as soon as it answers: the delete was acknowledged, so that version
+// must never be seen again, whatever its age.
+//
 // The worker runs when the store has heal workers (Options.HealWorkers >= 0)
 // and stops with them in Close.
 
@@ -43,11 +55,43 @@ var (
 // mrfEntry is a key waiting for disks that missed a write of it.
 type mrfEntry struct {
 	bucket, key string
-	version     string   // versionKey of the last degraded write
-	missed      []string // disks that have yet to get it
-	gen         int      // bumped by every write queued for the key
-	failures    int      // failed repairs since the last write
+	version     string    // versionKey of the last degraded write
+	missed      []string  // disks that have yet to get it
+	gone        []mrfGone // versions deleted at write quorum that some disks still hold
+	gen         int       // bumped by every write queued for the key
+	failures    int       // failed repairs since the last write
 	next        time.Time
+}
+
+// mrfGone is a version deleted at write quorum and the disks that still hold
+// it.
+type mrfGone struct {
+	version string // versionKey of the deleted version
+	id      string // its VersionID on the disks ("" for the null version)
+	missed  []string
+}
+
+// waiting lists the disks the entry waits for, writes and deletes.
+func (e *mrfEntry) waiting() []string {
+	out := slices.Clone(e.missed)
+	for _, g := range e.gone {
+		for _, id := range g.missed {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+func (e *mrfEntry) clone() mrfEntry {
+	c := *e
+	c.missed = slices.Clone(e.missed)
+	c.gone = slices.Clone(e.gone)
+	for i := range c.gone {
+		c.gone[i].missed = slices.Clone(e.gone[i].missed)
+	}
+	return c
 }
 
 type mrfQueue struct {
@@ -78,6 +122,37 @@ func (q *mrfQueue) nudgeCh() chan struct{} {
 // queueRepair records that version v of bucket/key was committed without
 // the disks missed. It never blocks; a full queue drops the request.
 func (s *Store) queueRepair(bucket, key string, v *disk.Version, missed []string) {
+	s.queueMRF(bucket, key, missed, func(e *mrfEntry) {
+		e.version = versionKey(v)
+		for _, id := range missed {
+			if !slices.Contains(e.missed, id) {
+				e.missed = append(e.missed, id)
+			}
+		}
+	})
+}
+
+// queueMissedDelete records that version v of bucket/key was deleted at
+// write quorum while the disks missed still hold it.
+func (s *Store) queueMissedDelete(bucket, key string, v *disk.Version, missed []string) {
+	k := versionKey(v)
+	s.queueMRF(bucket, key, missed, func(e *mrfEntry) {
+		i := slices.IndexFunc(e.gone, func(g mrfGone) bool { return g.version == k })
+		if i < 0 {
+			e.gone = append(e.gone, mrfGone{version: k, id: v.VersionID})
+			i = len(e.gone) - 1
+		}
+		for _, id := range missed {
+			if !slices.Contains(e.gone[i].missed, id) {
+				e.gone[i].missed = append(e.gone[i].missed, id)
+			}
+		}
+	})
+}
+
+// queueMRF adds to bucket/key's entry with add; it never blocks, and a full
+// queue drops the request.
+func (s *Store) queueMRF(bucket, key string, missed []string, add func(e *mrfEntry)) {
 	if s.closed.Load() || len(missed) == 0 {
 		return
 	}
@@ -97,12 +172,7 @@ func (s *Store) queueRepair(bucket, key string, v *disk.Version, missed []string
 		e = &mrfEntry{bucket: bucket, key: key}
 		q.entries[name] = e
 	}
-	e.version = versionKey(v)
-	for _, id := range missed {
-		if !slices.Contains(e.missed, id) {
-			e.missed = append(e.missed, id)
-		}
-	}
+	add(e)
 	e.gen++
 	e.failures, e.next = 0, time.Time{}
 }
@@ -162,12 +232,18 @@ func (s *Store) repairPass(ctx context.Context) {
 		if topo != nil {
 			// A disk gone from the map gets nothing back: the healer moves
 			// the versions it held to their new sets.
-			e.missed = slices.DeleteFunc(e.missed, func(id string) bool {
+			gone := func(id string) bool {
 				d := topo.Disk(id)
 				return d.ID == "" || d.State == placement.Removed
-			})
+			}
+			e.missed = slices.DeleteFunc(e.missed, gone)
+			for i := range e.gone {
+				e.gone[i].missed = slices.DeleteFunc(e.gone[i].missed, gone)
+			}
+			e.gone = slices.DeleteFunc(e.gone, func(g mrfGone) bool { return len(g.missed) == 0 })
 		}
-		if len(e.missed) == 0 {
+		waiting := e.waiting()
+		if len(waiting) == 0 {
 			delete(q.entries, name)
 			q.dropped.Add(1)
 			continue
@@ -175,10 +251,8 @@ func (s *Store) repairPass(ctx context.Context) {
 		if e.next.After(now) {
 			continue
 		}
-		c := *e
-		c.missed = slices.Clone(e.missed)
-		due = append(due, c)
-		for _, id := range e.missed {
+		due = append(due, e.clone())
+		for _, id := range waiting {
 			probe[id] = true
 		}
 	}
@@ -198,18 +272,64 @@ func (s *Store) repairPass(ctx context.Context) {
 				back = append(back, id)
 			}
 		}
-		if len(back) == 0 {
+		goneBack := slices.ContainsFunc(e.gone, func(g mrfGone) bool { return slices.ContainsFunc(g.missed, func(id string) bool { return up[id] }) })
+		if len(back) == 0 && !goneBack {
 			continue // still away: looked at again next pass
 		}
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		// Deleted versions first, so that the heal does not take a copy
+		// left behind for one to rebuild.
+		dropped, dropFailed := s.dropDeleted(hctx, e, up)
 		s.HealObject(hctx, e.bucket, e.key)
 		done := s.repairedOn(hctx, e, back)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		q.finish(e, done, len(done) < len(back))
+		q.finish(e, done, dropped, len(done) < len(back) || dropFailed)
 	}
+}
+
+// dropDeleted removes e's deleted versions from the disks that missed their
+// delete and answer now (up), under the object's lock. It returns, per
+// entry of e.gone, the disks that no longer hold that version, and whether
+// some answering disk failed to drop it.
+func (s *Store) dropDeleted(ctx context.Context, e *mrfEntry, up map[string]bool) (dropped [][]string, failed bool) {
+	dropped = make([][]string, len(e.gone))
+	if len(e.gone) == 0 {
+		return dropped, false
+	}
+	unlock, err := s.lockObject(ctx, e.bucket, e.key)
+	if err != nil {
+		return dropped, true
+	}
+	defer unlock()
+	for i, g := range e.gone {
+		for _, id := range g.missed {
+			if !up[id] {
+				continue
+			}
+			d := s.disks.Disk(id)
+			if d == nil {
+				continue
+			}
+			m, err := d.ReadMetadata(ctx, e.bucket, e.key)
+			if err != nil && !notThere(err) {
+				failed = true
+				continue
+			}
+			// Only that very version: the disk may hold a newer one with
+			// the same ID (a later overwrite of the null version).
+			if v, ok := m.FindVersion(g.id); ok && versionKey(&v) == g.version {
+				if err := d.DeleteVersion(ctx, e.bucket, e.key, g.id); err != nil && !notThere(err) {
+					failed = true
+					continue
+				}
+			}
+			dropped[i] = append(dropped[i], id)
+		}
+	}
+	return dropped, failed
 }
 
 // answering reports which of ids have a handle that answers Info.
@@ -240,6 +360,9 @@ func (s *Store) answering(ctx context.Context, ids map[string]bool) map[string]b
 // them when the version is no longer agreed on (overwritten, deleted, moved):
 // there is then nothing of it left to bring back.
 func (s *Store) repairedOn(ctx context.Context, e *mrfEntry, back []string) []string {
+	if len(back) == 0 {
+		return nil
+	}
 	st, err := s.readObject(ctx, e.bucket, e.key)
 	if err != nil {
 		return nil
@@ -260,7 +383,7 @@ func (s *Store) repairedOn(ctx context.Context, e *mrfEntry, back []string) []st
 // finish records the outcome of repairing e: the disks done no longer wait;
 // failed (some disk answered but did not get the version) backs the entry
 // off. An entry a newer write updated meanwhile is left for the next pass.
-func (q *mrfQueue) finish(e *mrfEntry, done []string, failed bool) {
+func (q *mrfQueue) finish(e *mrfEntry, done []string, dropped [][]string, failed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	name := e.bucket + "\x00" + e.key
@@ -269,7 +392,13 @@ func (q *mrfQueue) finish(e *mrfEntry, done []string, failed bool) {
 		return
 	}
 	cur.missed = slices.DeleteFunc(cur.missed, func(id string) bool { return slices.Contains(done, id) })
-	if len(cur.missed) == 0 {
+	for i := range cur.gone {
+		if i < len(dropped) {
+			cur.gone[i].missed = slices.DeleteFunc(cur.gone[i].missed, func(id string) bool { return slices.Contains(dropped[i], id) })
+		}
+	}
+	cur.gone = slices.DeleteFunc(cur.gone, func(g mrfGone) bool { return len(g.missed) == 0 })
+	if len(cur.waiting()) == 0 {
 		delete(q.entries, name)
 		q.repaired.Add(1)
 		return

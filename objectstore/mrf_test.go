@@ -3,6 +3,7 @@ package objectstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -208,5 +209,70 @@ func TestMRFRepairsMissedDelete(t *testing.T) {
 	}
 	if _, _, err := s.GetObject(ctxT(t), "b", "k", GetOptions{}); !errors.Is(err, ErrObjectNotFound) {
 		t.Fatalf("after the repair: %v", err)
+	}
+}
+
+// A delete that misses a box, of a version written a moment before (as the
+// soak's clients do: well inside the healer's grace for unfinished writes),
+// must leave nothing behind once the box answers again: the copy the box
+// kept counts toward the version's quorum whenever other disks of the set
+// are down, and a listing through a node that cannot reach them would show
+// the key deleted through another node (the chaos soak's list-after-delete
+// anomaly).
+func TestMRFDropsYoungMissedDelete(t *testing.T) {
+	c := newCluster(t, 3, 2) // 4+2: a delete reaches its quorum of 4 without a box
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10, HealWorkers: 1})
+	for _, size := range []int{100, 200 << 10} { // inline and with shard files
+		key := fmt.Sprintf("k%d", size)
+		oi := mustPut(t, s, key, randBytes(size, uint64(size)), PutOptions{})
+		var away, other []string
+		for _, id := range c.ids {
+			switch c.node[id] {
+			case "box2":
+				away = append(away, id)
+			case "box1":
+				other = append(other, id)
+			}
+		}
+		for _, id := range away {
+			c.set(id, nil) // box2 cut off from this node
+		}
+		if _, err := s.DeleteObject(ctxT(t), "b", key, DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !onDisk(t, c, away[0], key, oi) {
+			t.Fatal("the away box lost the version")
+		}
+		c.mend()
+		deadline := time.Now().Add(5 * time.Second)
+		for s.HealStatus().MRFQueued != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("missed delete not repaired: %+v", s.HealStatus())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, id := range away {
+			if onDisk(t, c, id, key, oi) {
+				t.Errorf("%s: disk %s of the returning box still holds the deleted version", key, id)
+			}
+		}
+		// Now another box is away: the listing (and a GET) must still see
+		// the key as deleted.
+		for _, id := range other {
+			c.set(id, nil)
+		}
+		res, err := s.ListObjects(ctxT(t), "b", ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Objects {
+			if o.Key == key {
+				t.Errorf("%s listed after its acknowledged delete", key)
+			}
+		}
+		if _, _, err := s.GetObject(ctxT(t), "b", key, GetOptions{}); !errors.Is(err, ErrObjectNotFound) {
+			t.Errorf("%s: GET after its acknowledged delete: %v", key, err)
+		}
+		c.mend()
 	}
 }

@@ -4,6 +4,11 @@
 //
 //	banyan-bench raft [--dir DIR] [--banyan PATH]
 //	banyan-bench s3 [--dir DIR] [--banyan PATH]
+//	banyan-bench chaos [--nodes N] [--rounds R] [--clients C] [--disks D] [--seed S] [--json] [--dir DIR] [--banyan PATH]
+//
+// chaos is the exception to "never fails": it is a fault-injection soak, and it exits
+// non-zero when an acknowledged write was lost, corrupted or resurrected, or the control
+// plane's history is not linearizable.
 package main
 
 import (
@@ -13,7 +18,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3 [--dir DIR] [--banyan PATH]")
+		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3|chaos [--dir DIR] [--banyan PATH] (chaos: as root; --help for its flags)")
 		os.Exit(2)
 	}
 	var err error
@@ -22,6 +27,8 @@ func main() {
 		err = benchRaft(os.Args[2:])
 	case "s3":
 		err = benchS3(os.Args[2:])
+	case "chaos":
+		err = benchChaos(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

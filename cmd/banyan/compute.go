@@ -22,10 +22,13 @@ type computeFlags struct {
 	probeImage string
 }
 
-// startCompute opens the box's hypervisor and starts the compute agent; the leader also
-// runs the image imports and forgets long-terminated instances. With mode auto, a box
-// whose libvirtd cannot be reached still starts, and reports its hypervisor down.
+// startCompute opens the box's hypervisor and starts the compute agent. Whatever the
+// mode, the leader runs the image imports (qemu-img only, no hypervisor) and forgets
+// long-terminated instances. With mode auto, a box whose libvirtd cannot be reached
+// still starts, and reports its hypervisor down.
 func startCompute(ctx context.Context, srv *node.Server, objects objectstore.ObjectLayer, f computeFlags, region string, log *slog.Logger) (*node.Compute, error) {
+	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RunImports(ctx, srv.Cluster, objects, srv.Dir.Path, log) })
+	go leaderOnly(ctx, srv, func(ctx context.Context) { node.ForgetTerminated(ctx, srv.Cluster) })
 	if f.mode == "off" {
 		return nil, nil
 	}
@@ -63,10 +66,7 @@ func startCompute(ctx context.Context, srv *node.Server, objects objectstore.Obj
 		cfg.Capacity = drv.Capacity
 		cfg.Bridge = f.bridge
 	}
-	c := node.StartCompute(ctx, cfg)
-	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RunImports(ctx, srv.Cluster, objects, srv.Dir.Path, log) })
-	go leaderOnly(ctx, srv, func(ctx context.Context) { node.ForgetTerminated(ctx, srv.Cluster) })
-	return c, nil
+	return node.StartCompute(ctx, cfg), nil
 }
 
 // probeImage is the image a KVM probe boots: the one given, else any image this box
