@@ -37,6 +37,7 @@ var (
 	errInvalidNextToken       = ec2err("InvalidNextToken", http.StatusBadRequest)
 	errTagLimitExceeded       = ec2err("TagLimitExceeded", http.StatusBadRequest)
 	errDryRun                 = awserr.New("DryRunOperation", http.StatusPreconditionFailed, "Request would have succeeded, but DryRun flag is set.")
+	errUnauthorized           = ec2err("UnauthorizedOperation", http.StatusForbidden)
 	errInternal               = awserr.New("InternalError", http.StatusInternalServerError, "An internal error has occurred.")
 )
 

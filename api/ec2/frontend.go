@@ -2,11 +2,13 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/banyancloud/banyan/api/awserr"
 	"github.com/banyancloud/banyan/api/protocol/ec2query"
 	"github.com/banyancloud/banyan/api/service"
 	"github.com/banyancloud/banyan/cluster/state"
@@ -106,6 +108,11 @@ func (f *front) authorize(c *service.Call, action string, dryRun *bool, resource
 	}
 	for _, r := range resources {
 		if err := c.Authorize("ec2:"+action, r); err != nil {
+			var ae *awserr.Error
+			if errors.As(err, &ae) && ae.Code == awserr.AccessDenied.Code {
+				// EC2's word for a call IAM policy does not allow.
+				return errUnauthorized("You are not authorized to perform this operation. %s", ae.Message)
+			}
 			return err
 		}
 	}

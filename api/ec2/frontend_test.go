@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	sdkiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"golang.org/x/crypto/ssh"
 
@@ -45,6 +46,7 @@ type testEnv struct {
 	url     string
 	live    []string
 	sources map[string]int64 // s3://bucket/key → size, for ImportImage
+	roots   []*iam.RootCredentials
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -78,6 +80,7 @@ func newEnv(t *testing.T) *testEnv {
 		NewID:  func(prefix string) string { n++; return fmt.Sprintf("%s%017x", prefix, n) },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
+	srv.Register(iam.New(e.local, sealer))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
@@ -102,12 +105,17 @@ func (e *testEnv) account(name string) (*sdk.Client, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return sdk.NewFromConfig(aws.Config{
+	e.roots = append(e.roots, root)
+	return sdk.NewFromConfig(e.config(root.AccessKeyID, root.SecretAccessKey)), root.AccountID
+}
+
+func (e *testEnv) config(akid, secret string) aws.Config {
+	return aws.Config{
 		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		BaseEndpoint:     aws.String(e.url),
 		RetryMaxAttempts: 1,
-	}), root.AccountID
+	}
 }
 
 // image registers an available image of account, as the importer does when it is done.
@@ -434,4 +442,35 @@ func TestTagsAndZones(t *testing.T) {
 	if len(regions.Regions) != 1 || *regions.Regions[0].RegionName != "us-east-1" {
 		t.Fatalf("regions: %+v", regions.Regions)
 	}
+}
+
+// TestIAMPolicyEnforced: an IAM user gets only what its policies allow, as EC2's
+// UnauthorizedOperation (403) otherwise.
+func TestIAMPolicyEnforced(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})))
+	id := *r.Instances[0].InstanceId
+
+	admin := sdkiam.NewFromConfig(e.config(e.roots[0].AccessKeyID, e.roots[0].SecretAccessKey))
+	must(t, call(admin.CreateUser(ctx, &sdkiam.CreateUserInput{UserName: aws.String("ro")})))
+	must(t, call(admin.PutUserPolicy(ctx, &sdkiam.PutUserPolicyInput{UserName: aws.String("ro"), PolicyName: aws.String("describe"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`)})))
+	k := must(t, call(admin.CreateAccessKey(ctx, &sdkiam.CreateAccessKeyInput{UserName: aws.String("ro")})))
+	ro := sdk.NewFromConfig(e.config(*k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey))
+
+	d := must(t, call(ro.DescribeInstances(ctx, &sdk.DescribeInstancesInput{})))
+	if len(d.Reservations) != 1 {
+		t.Fatalf("the read-only user sees %d reservations, want the account's 1", len(d.Reservations))
+	}
+	_, err := ro.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}})
+	wantErr(t, err, "UnauthorizedOperation", 403)
+	_, err = ro.CreateKeyPair(ctx, &sdk.CreateKeyPairInput{KeyName: aws.String("x")})
+	wantErr(t, err, "UnauthorizedOperation", 403)
+	// A dry run answers whether the call would be allowed.
+	_, err = ro.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}, DryRun: aws.Bool(true)})
+	wantErr(t, err, "UnauthorizedOperation", 403)
+	_, err = c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}, DryRun: aws.Bool(true)})
+	wantErr(t, err, "DryRunOperation", 412)
 }
