@@ -4,6 +4,7 @@
 //
 //	banyan-bench raft [--dir DIR] [--banyan PATH]
 //	banyan-bench s3 [--dir DIR] [--banyan PATH]
+//	banyan-bench ec2 [--records N] [--dir DIR] [--banyan PATH]
 //	banyan-bench chaos [--nodes N] [--rounds R] [--clients C] [--disks D] [--seed S] [--json] [--dir DIR] [--banyan PATH]
 //
 // chaos is the exception to "never fails": it is a fault-injection soak, and it exits
@@ -27,6 +28,8 @@ func main() {
 		err = benchRaft(os.Args[2:])
 	case "s3":
 		err = benchS3(os.Args[2:])
+	case "ec2":
+		err = benchEC2(os.Args[2:])
 	case "chaos":
 		err = benchChaos(os.Args[2:])
 	default:
