@@ -19,7 +19,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3|chaos [--dir DIR] [--banyan PATH] (chaos: as root; --help for its flags)")
+		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3|ec2|chaos [--dir DIR] [--banyan PATH] (chaos: as root; --help for its flags)")
 		os.Exit(2)
 	}
 	var err error
