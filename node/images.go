@@ -129,6 +129,35 @@ func stderrOf(err error) string {
 	return ""
 }
 
+// checkDiskImage checks that the file at path is a sound disk image Banyan imports (raw
+// or qcow2, of the format the task gives when it gives one, without a backing file, not
+// empty) and says what it is. Errors are the task's status message, AWS's wording.
+func checkDiskImage(ctx context.Context, path, format string) (imageInfo, error) {
+	info, err := qemuImgInfo(ctx, path)
+	if err != nil {
+		return imageInfo{}, fmt.Errorf("Disk validation failed [%v]", err)
+	}
+	want := strings.ToLower(format)
+	if want == "" {
+		want = info.Format
+	}
+	if want != info.Format || (want != "raw" && want != "qcow2") {
+		return imageInfo{}, fmt.Errorf("Disk validation failed [the file is a %s image, not %s]", info.Format, want)
+	}
+	if info.BackingFile != "" {
+		return imageInfo{}, errors.New("Disk validation failed [an image with a backing file cannot be imported]")
+	}
+	if want == "qcow2" {
+		if out, err := exec.CommandContext(ctx, "qemu-img", "check", "-q", path).CombinedOutput(); err != nil {
+			return imageInfo{}, fmt.Errorf("Disk validation failed [qcow2 image is damaged: %s]", strings.TrimSpace(string(out)))
+		}
+	}
+	if info.VirtualSize <= 0 {
+		return imageInfo{}, errors.New("Disk validation failed [the image is empty]")
+	}
+	return info, nil
+}
+
 // importer carries out ImportImage tasks on the leader: it copies the S3 object to a
 // scratch file, checks it is a disk image of the format given, converts it to qcow2,
 // stores that in ImagesBucket and registers the image. A leader change restarts the
@@ -251,28 +280,11 @@ func (im *importer) convert(ctx context.Context, t *state.ImportTask) error {
 		return fmt.Errorf("downloading the disk image: %v", err)
 	}
 	im.progress(ctx, t, 30, "validating")
-	info, err := qemuImgInfo(ctx, src)
+	info, err := checkDiskImage(ctx, src, t.Format)
 	if err != nil {
-		return fmt.Errorf("Disk validation failed [%v]", err)
+		return err
 	}
-	want := strings.ToLower(t.Format)
-	if want == "" {
-		want = info.Format
-	}
-	if want != info.Format || (want != "raw" && want != "qcow2") {
-		return fmt.Errorf("Disk validation failed [the file is a %s image, not %s]", info.Format, want)
-	}
-	if info.BackingFile != "" {
-		return errors.New("Disk validation failed [an image with a backing file cannot be imported]")
-	}
-	if want == "qcow2" {
-		if out, err := exec.CommandContext(ctx, "qemu-img", "check", "-q", src).CombinedOutput(); err != nil {
-			return fmt.Errorf("Disk validation failed [qcow2 image is damaged: %s]", strings.TrimSpace(string(out)))
-		}
-	}
-	if info.VirtualSize <= 0 {
-		return errors.New("Disk validation failed [the image is empty]")
-	}
+	want := info.Format
 	im.progress(ctx, t, 50, "converting")
 	if out, err := exec.CommandContext(ctx, "qemu-img", "convert", "-f", want, "-O", "qcow2", src, dst).CombinedOutput(); err != nil {
 		return fmt.Errorf("converting the image: %v: %s", err, strings.TrimSpace(string(out)))
