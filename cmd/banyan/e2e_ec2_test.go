@@ -198,7 +198,9 @@ func TestBoxLabEC2(t *testing.T) {
 	// Two instances with user data, spread over the boxes.
 	aws.must(nil, "ec2", "create-key-pair", "--key-name", "e2e")
 	marker := fmt.Sprintf("e2e-marker-%d", time.Now().UnixNano())
-	userData := "#!/bin/sh\necho " + marker + "\n"
+	userData := "#!/bin/sh\necho " + marker + "\n" +
+		"echo \"pubkey=$(wget -q -O - http://169.254.169.254/latest/meta-data/public-keys/0/openssh-key)\"\n" +
+		"echo \"type=$(wget -q -O - http://169.254.169.254/latest/meta-data/instance-type)\"\n"
 	udFile := filepath.Join(lab.Dir(), "user-data.sh")
 	if err := os.WriteFile(udFile, []byte(userData), 0o644); err != nil {
 		t.Fatal(err)
@@ -220,7 +222,8 @@ func TestBoxLabEC2(t *testing.T) {
 	for _, id := range ids {
 		waitFor(t, 3*time.Minute, "the console of "+id, func() error {
 			out := aws.console(id)
-			for _, want := range []string{"banyan-guest: instance-id=" + id, "banyan-guest: user-data-begin", marker, "user-data-exit=0"} {
+			for _, want := range []string{"banyan-guest: instance-id=" + id, "banyan-guest: user-data-begin", marker,
+				"pubkey=ssh-rsa AAAA", "type=t2.micro", "user-data-exit=0"} {
 				if !strings.Contains(out, want) {
 					return fmt.Errorf("console lacks %q:\n%s", want, lastLines(out, 15))
 				}
