@@ -161,30 +161,7 @@ func TestBoxLabEC2(t *testing.T) {
 		return nil
 	})
 
-	// Import the guest from S3.
-	aws.must(nil, "s3", "mb", "s3://disks")
-	aws.must(nil, "s3", "cp", image, "s3://disks/guest.qcow2")
-	var imp struct{ ImportTaskId string }
-	aws.must(&imp, "ec2", "import-image", "--description", "e2e guest",
-		"--disk-containers", "Format=qcow2,UserBucket={S3Bucket=disks,S3Key=guest.qcow2}")
-	var imageID string
-	waitFor(t, 2*time.Minute, "the import to complete", func() error {
-		var d struct {
-			ImportImageTasks []struct{ Status, StatusMessage, ImageId string }
-		}
-		if err := aws.run(&d, "ec2", "describe-import-image-tasks", "--import-task-ids", imp.ImportTaskId); err != nil {
-			return err
-		}
-		task := d.ImportImageTasks[0]
-		switch task.Status {
-		case "completed":
-			imageID = task.ImageId
-			return nil
-		case "deleted":
-			t.Fatalf("import failed: %s", task.StatusMessage)
-		}
-		return fmt.Errorf("import %s: %s", task.Status, task.StatusMessage)
-	})
+	imageID := aws.importGuest(image)
 	t.Logf("image %s", imageID)
 
 	// Bad input is refused cleanly.
@@ -259,16 +236,7 @@ func TestBoxLabEC2(t *testing.T) {
 	if err := host.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	status := func(id string) string {
-		var out struct {
-			InstanceStatuses []struct{ SystemStatus struct{ Status string } }
-		}
-		aws.must(&out, "ec2", "describe-instance-status", "--instance-ids", id)
-		if len(out.InstanceStatuses) == 0 {
-			return "none"
-		}
-		return out.InstanceStatuses[0].SystemStatus.Status
-	}
+	status := aws.status
 	waitFor(t, 60*time.Second, "the instance on the dead box impaired", func() error {
 		if s := status(ids[0]); s != "impaired" {
 			return fmt.Errorf("system status %s", s)
@@ -321,10 +289,167 @@ func TestBoxLabEC2(t *testing.T) {
 	})
 }
 
+// importGuest uploads the test guest to S3 and imports it as an AMI.
+func (a *labCLI) importGuest(image string) string {
+	t := a.t
+	t.Helper()
+	a.must(nil, "s3", "mb", "s3://disks")
+	a.must(nil, "s3", "cp", image, "s3://disks/guest.qcow2")
+	var imp struct{ ImportTaskId string }
+	a.must(&imp, "ec2", "import-image", "--description", "e2e guest",
+		"--disk-containers", "Format=qcow2,UserBucket={S3Bucket=disks,S3Key=guest.qcow2}")
+	var imageID string
+	waitFor(t, 2*time.Minute, "the import to complete", func() error {
+		var d struct {
+			ImportImageTasks []struct{ Status, StatusMessage, ImageId string }
+		}
+		if err := a.run(&d, "ec2", "describe-import-image-tasks", "--import-task-ids", imp.ImportTaskId); err != nil {
+			return err
+		}
+		task := d.ImportImageTasks[0]
+		switch task.Status {
+		case "completed":
+			imageID = task.ImageId
+			return nil
+		case "deleted":
+			t.Fatalf("import failed: %s", task.StatusMessage)
+		}
+		return fmt.Errorf("import %s: %s", task.Status, task.StatusMessage)
+	})
+	return imageID
+}
+
+// status is an instance's system status check: ok, impaired, initializing, or none.
+func (a *labCLI) status(id string) string {
+	a.t.Helper()
+	var out struct {
+		InstanceStatuses []struct{ SystemStatus struct{ Status string } }
+	}
+	a.must(&out, "ec2", "describe-instance-status", "--include-all-instances", "--instance-ids", id)
+	if len(out.InstanceStatuses) == 0 {
+		return "none"
+	}
+	return out.InstanceStatuses[0].SystemStatus.Status
+}
+
+// domainsByInstance maps each instance ID to the boxes whose libvirtd has its domain.
+func domainsByInstance(t *testing.T, lab *boxlab.Lab) map[string][]int {
+	t.Helper()
+	where := map[string][]int{}
+	for _, b := range lab.Boxes() {
+		for _, d := range domains(t, b) {
+			where[d] = append(where[d], b.Index())
+		}
+	}
+	return where
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestBoxLabEC2Faults: a box whose libvirtd is down gets no instances; a box that loses
+// power shows its instances impaired, nothing is scheduled twice, and its instances come
+// back on it when it returns.
+func TestBoxLabEC2Faults(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the box lab needs root")
+	}
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("aws-cli is not installed")
+	}
+	image := guestImage(t)
+	lab := boxlab.Start(t, boxlab.Config{Boxes: 3, Banyan: banyanBin})
+	ctx := context.Background()
+	aws := &labCLI{t: t, lab: lab, endpoint: lab.Box(0).Endpoint()}
+	imageID := aws.importGuest(image)
+
+	// libvirtd of box 2 dies: the box reports its hypervisor down (checked every 15 s)
+	// and the scheduler passes it over.
+	if err := lab.Box(2).StopHypervisor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(17 * time.Second)
+	var run struct{ Instances []cliInstance }
+	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--count", "4", "--instance-type", "t2.nano")
+	var ids []string
+	for _, in := range run.Instances {
+		ids = append(ids, in.InstanceId)
+	}
+	aws.waitState(3*time.Minute, "running", ids...)
+	if err := lab.Box(2).StartHypervisor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	where := domainsByInstance(t, lab)
+	onBox := map[int][]string{}
+	for _, id := range ids {
+		if len(where[id]) != 1 {
+			t.Fatalf("instance %s has domains on boxes %v", id, where[id])
+		}
+		onBox[where[id][0]] = append(onBox[where[id][0]], id)
+	}
+	if len(onBox[2]) != 0 || len(onBox[0]) != 2 || len(onBox[1]) != 2 {
+		t.Fatalf("placement with box 2's hypervisor down: %v", onBox)
+	}
+
+	// Box 1 loses power: its instances are impaired, box 0's are not, and nothing is
+	// started a second time elsewhere.
+	if err := lab.Box(1).PowerOff(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "box 1's instances impaired", func() error {
+		for _, id := range onBox[1] {
+			if s := aws.status(id); s != "impaired" {
+				return fmt.Errorf("%s: %s", id, s)
+			}
+		}
+		return nil
+	})
+	for _, id := range onBox[0] {
+		if s := aws.status(id); s != "ok" {
+			t.Fatalf("%s on a live box: %s", id, s)
+		}
+	}
+	time.Sleep(5 * time.Second)
+	for _, b := range []*boxlab.Box{lab.Box(0), lab.Box(2)} {
+		for _, d := range domains(t, b) {
+			if slices.Contains(onBox[1], d) {
+				t.Fatalf("%s of the dead box was started again on box %d", d, b.Index())
+			}
+		}
+	}
+
+	// Power back: the agent finds no domain for instances that should run here and
+	// boots them again.
+	if err := lab.Box(1).StartHypervisor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Box(1).Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "box 1's instances back", func() error {
+		for _, id := range onBox[1] {
+			if s := aws.status(id); s != "ok" {
+				return fmt.Errorf("%s: %s", id, s)
+			}
+			if !slices.Contains(domains(t, lab.Box(1)), id) {
+				return fmt.Errorf("%s has no domain on box 1", id)
+			}
+		}
+		return nil
+	})
+	for _, id := range onBox[1] {
+		waitFor(t, 2*time.Minute, "the console of "+id, func() error {
+			if out := aws.console(id); !strings.Contains(out, "banyan-guest: instance-id="+id) {
+				return fmt.Errorf("console:\n%s", lastLines(out, 10))
+			}
+			return nil
+		})
+	}
+	aws.must(nil, "ec2", "terminate-instances", "--instance-ids", ids[0], ids[1], ids[2], ids[3])
+	aws.waitState(2*time.Minute, "terminated", ids...)
 }

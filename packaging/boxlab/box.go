@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -341,6 +342,9 @@ func (b *Box) startLibvirt(ctx context.Context) error {
 	}
 	defer logf.Close()
 	for _, d := range []string{"virtlogd", "libvirtd"} {
+		if b.daemonRuns(ctx, d) {
+			continue // virtlogd outlives a libvirtd that StopHypervisor killed
+		}
 		cmd := b.Command(ctx, d, "-d")
 		// Without syslog, libvirtd's own log goes to the box's /var/log/libvirt.
 		cmd.Env = append(os.Environ(), "LIBVIRT_LOG_OUTPUTS=3:file:/var/log/libvirt/"+d+".log")
@@ -406,3 +410,66 @@ func (b *Box) startServer(extra []string) error {
 	}()
 	return nil
 }
+
+// PowerOff kills everything the box runs, as pulling its power cord would: every process
+// in its network namespace but the lab's holder (the server, libvirtd, virtlogd and the
+// guests' qemu) gets SIGKILL. StartHypervisor and Restart bring the box back.
+func (b *Box) PowerOff() error {
+	if err := b.Kill(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var left []int
+		for _, pid := range netnsPids(b.Netns()) {
+			if pid != b.HolderPID() {
+				syscall.Kill(pid, syscall.SIGKILL)
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("box %d: processes %v survive SIGKILL", b.i, left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// StopHypervisor SIGKILLs the box's libvirtd (its guests keep running, as when libvirtd
+// crashes).
+func (b *Box) StopHypervisor(ctx context.Context) error {
+	out, err := b.Exec(ctx, "cat", "/run/libvirtd.pid")
+	if err != nil {
+		return fmt.Errorf("box %d: libvirtd's pid: %w", b.i, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return fmt.Errorf("box %d: libvirtd's pid file says %q", b.i, out)
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// daemonRuns reports whether the box's daemon (by its pid file in the box's /run) runs.
+func (b *Box) daemonRuns(ctx context.Context, name string) bool {
+	out, err := b.Exec(ctx, "cat", "/run/"+name+".pid")
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	// A killed daemon nobody reaped is a zombie: there, but not running.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
+}
+
+// StartHypervisor starts virtlogd and libvirtd in the box again (after PowerOff or
+// StopHypervisor) and waits until libvirtd answers.
+func (b *Box) StartHypervisor(ctx context.Context) error { return b.startLibvirt(ctx) }
