@@ -68,6 +68,7 @@ func (f *front) handlers() map[string]service.Handler {
 		"ModifyImageAttribute":      handle(f.modifyImageAttribute),
 		"ResetImageAttribute":       handle(f.resetImageAttribute),
 		"CopyImage":                 handle(f.copyImage),
+		"RegisterImage":             handle(f.registerImage),
 		"CreateKeyPair":             handle(f.createKeyPair),
 		"ImportKeyPair":             handle(f.importKeyPair),
 		"DescribeKeyPairs":          handle(f.describeKeyPairs),

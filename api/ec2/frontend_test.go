@@ -368,6 +368,15 @@ func TestImagesAndLaunchPermissions(t *testing.T) {
 		t.Fatalf("bob's copy: %+v", own.Images)
 	}
 
+	reg := must(t, call(bob.RegisterImage(ctx, &sdk.RegisterImageInput{Name: aws.String("bobs register"), ImageLocation: aws.String(a + "/img-ami-00000000000000aaa")})))
+	if im := must(t, call(bob.DescribeImages(ctx, &sdk.DescribeImagesInput{ImageIds: []string{*reg.ImageId}}))); *im.Images[0].OwnerId != b {
+		t.Fatalf("registered image: %+v", im.Images)
+	}
+	_, err = bob.RegisterImage(ctx, &sdk.RegisterImageInput{Name: aws.String("bobs copy"), ImageLocation: aws.String(a + "/img-ami-00000000000000aaa")})
+	wantErr(t, err, "InvalidAMIName.Duplicate", 400)
+	_, err = bob.RegisterImage(ctx, &sdk.RegisterImageInput{Name: aws.String("nothing"), ImageLocation: aws.String(a + "/nothing")})
+	wantErr(t, err, "InvalidParameterValue", 400)
+
 	must(t, call(alice.ModifyImageAttribute(ctx, &sdk.ModifyImageAttributeInput{ImageId: aws.String("ami-00000000000000aaa"),
 		Attribute: aws.String("launchPermission"), OperationType: types.OperationTypeRemove, UserIds: []string{b}})))
 	_, err = bob.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})

@@ -634,3 +634,62 @@ func (f *front) imageNameFree(account, name string) error {
 	}
 	return nil
 }
+
+// registerImage registers, under a new name, an image already stored in this cloud: its
+// ImageLocation is what DescribeImages shows (OWNER/NAME) of an image the caller may
+// launch. The new AMI shares the stored bytes (images are immutable). Images backed by
+// EBS snapshots come with EBS.
+func (f *front) registerImage(c *service.Call, in *RegisterImageRequest) (*RegisterImageResult, error) {
+	if err := f.authorize(c, "RegisterImage", in.DryRun, f.arn(c, "image", "*")); err != nil {
+		return nil, err
+	}
+	if err := checkImageName(in.Name); err != nil {
+		return nil, err
+	}
+	for _, bdm := range in.BlockDeviceMappings {
+		if bdm.Ebs != nil {
+			return nil, errInvalidParameterValue("Registering an image from an EBS snapshot is not supported yet")
+		}
+	}
+	if a := deref(in.Architecture); a != "" && a != "x86_64" {
+		return nil, errInvalidParameterValue("Unsupported architecture '%s': this cloud runs x86_64", a)
+	}
+	if v := deref(in.VirtualizationType); v != "" && v != "hvm" {
+		return nil, errInvalidParameterValue("Unsupported virtualization type '%s': this cloud runs hvm", v)
+	}
+	loc := deref(in.ImageLocation)
+	if loc == "" {
+		return nil, errMissingParameter("The request must contain the parameter ImageLocation (OWNER/NAME of an imported image)")
+	}
+	owner, name, ok := strings.Cut(loc, "/")
+	if !ok {
+		return nil, errInvalidParameterValue("Invalid ImageLocation '%s': expecting OWNER/NAME of an imported image", loc)
+	}
+	list, err := f.visibleImages(c)
+	if err != nil {
+		return nil, err
+	}
+	var src *state.Image
+	for _, im := range list {
+		if im.Account == owner && im.Name == name && im.State == state.ImageAvailable {
+			src = im
+		}
+	}
+	if src == nil {
+		return nil, errInvalidParameterValue("No image you may launch is stored at '%s'", loc)
+	}
+	if err := f.imageNameFree(c.Caller.AccountID, in.Name); err != nil {
+		return nil, err
+	}
+	tags, err := specTags(in.TagSpecifications, "image")
+	if err != nil {
+		return nil, err
+	}
+	im := state.Image{ID: f.deps.NewID("ami-"), Account: c.Caller.AccountID, Name: in.Name, Description: deref(in.Description),
+		State: state.ImageAvailable, Architecture: src.Architecture, Platform: src.Platform, ObjectKey: src.ObjectKey,
+		SizeBytes: src.SizeBytes, VirtualSize: src.VirtualSize, CreationDate: f.deps.Now(), Tags: tags}
+	if _, err := f.cluster.Apply(c.Ctx, &state.PutImage{Image: im, Create: true}, nil); err != nil {
+		return nil, err
+	}
+	return &RegisterImageResult{ImageId: ptr(im.ID)}, nil
+}
