@@ -31,7 +31,9 @@ func parseCredential(v string) (credentialScope, bool) {
 	for i := 0; i < 4; i++ {
 		var ok bool
 		p[i], v, ok = strings.Cut(v, "/")
-		if !ok || p[i] == "" {
+		// The region may be empty (botocore signs so for region_name=''): that is a
+		// wrong region, which checkScopeAndTime answers as such, not a malformed scope.
+		if !ok || p[i] == "" && i != 2 {
 			return credentialScope{}, false
 		}
 	}

@@ -250,8 +250,23 @@ func TestRegions(t *testing.T) {
 	v.Regions = func(r string) bool { return r == "banyan-1" }
 	_, err := v.Verify(iamReq().server(t))
 	wantCode(t, err, "SignatureDoesNotMatch", 403)
-	_, err = v.Verify(s3Get().server(t))
-	wantCode(t, err, "AuthorizationHeaderMalformed", 400)
+	// S3 answers for any region a client signs with (aws --region us-west-2 s3 ...).
+	if _, err = v.Verify(s3Get().server(t)); err != nil {
+		t.Fatalf("S3 signed for another region: %v", err)
+	}
+}
+
+// TestEmptyRegionScope: a scope with an empty region (botocore with region_name='')
+// has five elements; outside S3 it is a wrong region, not a malformed credential.
+func TestEmptyRegionScope(t *testing.T) {
+	if sc, ok := parseCredential("AKID/20260101//s3/aws4_request"); !ok || sc.region != "" || sc.service != "s3" {
+		t.Fatalf("empty region scope: %+v %v", sc, ok)
+	}
+	for _, bad := range []string{"AKID/20260101/us-east-1/s3", "AKID//us-east-1/s3/aws4_request", "/20260101/r/s3/aws4_request", "AKID/20260101/r//aws4_request", "a/b/c/d/e/f"} {
+		if _, ok := parseCredential(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
 }
 
 func TestTemporaryCredentialAccepted(t *testing.T) {
