@@ -256,7 +256,7 @@ func TestRegions(t *testing.T) {
 	}
 }
 
-// TestEmptyRegionScope: a scope with an empty region (botocore with region_name='')
+// TestEmptyRegionScope: a scope with an empty region (botocore with region_name=”)
 // has five elements; outside S3 it is a wrong region, not a malformed credential.
 func TestEmptyRegionScope(t *testing.T) {
 	if sc, ok := parseCredential("AKID/20260101//s3/aws4_request"); !ok || sc.region != "" || sc.service != "s3" {
