@@ -39,6 +39,11 @@ const (
 	CmdDeleteKeyPair   CommandType = 19
 	CmdTagResources    CommandType = 20
 	CmdForgetInstances CommandType = 21
+	CmdCreateVolume    CommandType = 30
+	CmdDeleteVolume    CommandType = 31
+	CmdAttachVolume    CommandType = 32
+	CmdDetachVolume    CommandType = 33
+	CmdReportVolume    CommandType = 34
 )
 
 // Command is a typed change to the state.
