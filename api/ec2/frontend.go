@@ -77,6 +77,11 @@ func (f *front) handlers() map[string]service.Handler {
 		"DeleteTags":                handle(f.deleteTags),
 		"DescribeTags":              handle(f.describeTags),
 		"DescribeAvailabilityZones": handle(f.describeAvailabilityZones),
+		"CreateVolume":              handle(f.createVolume),
+		"DeleteVolume":              handle(f.deleteVolume),
+		"DescribeVolumes":           handle(f.describeVolumes),
+		"AttachVolume":              handle(f.attachVolume),
+		"DetachVolume":              handle(f.detachVolume),
 		"DescribeRegions":           handle(f.describeRegions),
 	}
 }

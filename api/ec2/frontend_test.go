@@ -483,3 +483,75 @@ func TestIAMPolicyEnforced(t *testing.T) {
 	_, err = c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}, DryRun: aws.Bool(true)})
 	wantErr(t, err, "DryRunOperation", 412)
 }
+
+func TestVolumes(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+
+	_, err := c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1z"), Size: aws.Int32(1)})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a")})
+	wantErr(t, err, "MissingParameter", 400)
+	_, err = c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1), VolumeType: types.VolumeTypeSt1})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(1), Encrypted: aws.Bool(true)})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	_, err = c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(500)})
+	wantErr(t, err, "InsufficientVolumeCapacity", 503)
+
+	v := must(t, call(c.CreateVolume(ctx, &sdk.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(8), VolumeType: types.VolumeTypeGp3,
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("db"), Value: aws.String("pg")}}}}})))
+	if v.State != types.VolumeStateCreating || aws.ToInt32(v.Iops) != 3000 || aws.ToInt32(v.Throughput) != 125 || aws.ToInt32(v.Size) != 8 {
+		t.Fatalf("CreateVolume: %+v", v)
+	}
+	id := *v.VolumeId
+	rec, _ := e.local.State().Volume(id)
+	if len(rec.Replicas) != 1 || rec.Replicas[0] != "box1" {
+		t.Fatalf("replicas of a volume in a zone of one box: %v", rec.Replicas)
+	}
+	e.apply(&state.ReportVolume{ID: id, Node: "box1", Event: state.VolumeEventReady})
+
+	d := must(t, call(c.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("tag:db"), Values: []string{"pg"}}, {Name: aws.String("status"), Values: []string{"available"}}}})))
+	if len(d.Volumes) != 1 || *d.Volumes[0].VolumeId != id {
+		t.Fatalf("DescribeVolumes: %+v", d.Volumes)
+	}
+	_, err = c.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{VolumeIds: []string{"vol-0123456789abcdef0"}})
+	wantErr(t, err, "InvalidVolume.NotFound", 400)
+	_, err = c.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{VolumeIds: []string{"volume-1"}})
+	wantErr(t, err, "InvalidVolumeID.Malformed", 400)
+	bob, _ := e.account("bob")
+	if got := must(t, call(bob.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{}))); len(got.Volumes) != 0 {
+		t.Fatalf("bob sees alice's volumes")
+	}
+
+	// Attach to a running instance in the volume's zone.
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		Placement: &types.Placement{AvailabilityZone: aws.String("us-east-1a")}})))
+	inst := *r.Instances[0].InstanceId
+	in, _ := e.local.State().Instance(inst)
+	e.apply(&state.ReportInstance{ID: inst, Node: in.Node, Generation: in.Generation, State: state.InstanceRunning})
+	_, err = c.AttachVolume(ctx, &sdk.AttachVolumeInput{VolumeId: aws.String(id), InstanceId: aws.String(inst), Device: aws.String("/dev/hda")})
+	wantErr(t, err, "InvalidParameterValue", 400)
+	att := must(t, call(c.AttachVolume(ctx, &sdk.AttachVolumeInput{VolumeId: aws.String(id), InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")})))
+	if att.State != types.VolumeAttachmentStateAttaching {
+		t.Fatalf("AttachVolume: %+v", att)
+	}
+	_, err = c.AttachVolume(ctx, &sdk.AttachVolumeInput{VolumeId: aws.String(id), InstanceId: aws.String(inst), Device: aws.String("/dev/sdg")})
+	wantErr(t, err, "IncorrectState", 400)
+	_, err = c.DeleteVolume(ctx, &sdk.DeleteVolumeInput{VolumeId: aws.String(id)})
+	wantErr(t, err, "VolumeInUse", 400)
+	d = must(t, call(c.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{Filters: []types.Filter{{Name: aws.String("attachment.instance-id"), Values: []string{inst}}}})))
+	if len(d.Volumes) != 1 || d.Volumes[0].State != types.VolumeStateInUse || *d.Volumes[0].Attachments[0].Device != "/dev/sdf" {
+		t.Fatalf("attached volume: %+v", d.Volumes)
+	}
+
+	must(t, call(c.DetachVolume(ctx, &sdk.DetachVolumeInput{VolumeId: aws.String(id)})))
+	rec, _ = e.local.State().Volume(id)
+	e.apply(&state.ReportVolume{ID: id, Node: rec.Primary, Epoch: rec.Epoch, Event: state.VolumeEventDetached})
+	must(t, call(c.DeleteVolume(ctx, &sdk.DeleteVolumeInput{VolumeId: aws.String(id)})))
+	d = must(t, call(c.DescribeVolumes(ctx, &sdk.DescribeVolumesInput{VolumeIds: []string{id}})))
+	if d.Volumes[0].State != types.VolumeStateDeleting {
+		t.Fatalf("deleted volume: %+v", d.Volumes[0])
+	}
+}

@@ -20,6 +20,8 @@ func resourceType(id string) string {
 		return "key-pair"
 	case strings.HasPrefix(id, "import-ami-"):
 		return "import-image-task"
+	case strings.HasPrefix(id, "vol-"):
+		return "volume"
 	}
 	return ""
 }
@@ -164,6 +166,13 @@ func (f *front) describeTags(c *service.Call, in *DescribeTagsRequest) (*Describ
 		return nil, err
 	}
 	for _, x := range tasks {
+		add(x.ID, x.Tags)
+	}
+	vols, _, err := f.st().Volumes(acct)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range vols {
 		add(x.ID, x.Tags)
 	}
 	sort.Slice(all, func(i, j int) bool {
