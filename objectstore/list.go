@@ -222,7 +222,7 @@ func (it *keyIter) next() (string, []disk.Version, bool) {
 			it.err = it.s.checkWalks(it.m, it.volume, "listing")
 			return "", nil, false
 		}
-		vs, _, stale := agree(metas, it.m.ids(), it.m.down)
+		vs, hs, stale := agree(metas, it.m.ids(), it.m.down)
 		if stale && len(it.m.down) == 0 && it.volume != multipartVolume {
 			// Some disk disagrees (a missed write, a rolled-back one):
 			// let the healer look. With disks down every key looks like
@@ -231,6 +231,14 @@ func (it *keyIter) next() (string, []disk.Version, bool) {
 		}
 		if len(vs) == 0 {
 			continue
+		}
+		if it.volume != multipartVolume && undecided(&vs[0], len(hs[0])) {
+			// Listed, a copy a delete missed would be a deleted key shown;
+			// left out, an object written to a bare quorum whose other
+			// holders are down would be missing: neither is an answer.
+			it.err = fmt.Errorf("%w: listing: %s is on only %d disks and others of its set did not answer: it may be a copy a delete or an overwrite missed",
+				ErrReadQuorum, key, len(hs[0]))
+			return "", nil, false
 		}
 		return key, vs, true
 	}
@@ -326,20 +334,12 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts ListOptions
 	return res, nil
 }
 
-// bucketEmpty reports whether a bucket has no agreed version and no
-// multipart upload.
+// bucketEmpty reports whether a bucket has no agreed version (object or
+// delete marker). Unfinished multipart uploads do not count: as in AWS, they
+// go with the bucket.
 func (s *Store) bucketEmpty(ctx context.Context, bucket string) (bool, error) {
 	it := s.listKeys(ctx, bucket, "", "")
 	_, _, found := it.next()
-	it.close()
-	if it.err != nil {
-		return false, it.err
-	}
-	if found {
-		return false, nil
-	}
-	it = s.listKeys(ctx, multipartVolume, uploadPrefix(bucket), "")
-	_, _, found = it.next()
 	it.close()
 	if it.err != nil {
 		return false, it.err

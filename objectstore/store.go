@@ -410,7 +410,8 @@ func (s *Store) MakeBucket(ctx context.Context, bucket string) error {
 }
 
 // DeleteBucket removes the bucket's volume from every disk once no object
-// version or upload remains.
+// version remains; the bucket's unfinished multipart uploads are aborted
+// first (AWS deletes them with the bucket).
 func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	empty, err := s.bucketEmpty(ctx, bucket)
 	if err != nil {
@@ -418,6 +419,20 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	}
 	if !empty {
 		return ErrBucketNotEmpty
+	}
+	for {
+		page, err := s.ListMultipartUploads(ctx, bucket, ListUploadsOptions{MaxUploads: 1000})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Uploads {
+			if err := s.AbortMultipartUpload(ctx, bucket, u.Key, u.UploadID); err != nil && !errors.Is(err, ErrUploadNotFound) {
+				return fmt.Errorf("aborting upload %s of %s/%s before deleting the bucket: %w", u.UploadID, bucket, u.Key, err)
+			}
+		}
+		if len(page.Uploads) == 0 {
+			break
+		}
 	}
 	ids := s.allDisks()
 	errs := s.each(ids, func(d disk.Disk) error {

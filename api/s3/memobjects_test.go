@@ -101,7 +101,7 @@ func (m *memObjects) DeleteBucket(_ context.Context, bucket string) error {
 	if err != nil {
 		return nil
 	}
-	if len(b.versions) > 0 || len(b.uploads) > 0 {
+	if len(b.versions) > 0 {
 		return objectstore.ErrBucketNotEmpty
 	}
 	delete(m.buckets, bucket)
