@@ -40,10 +40,12 @@ func (q *request) listParams(maxName string) (listParams, error) {
 	return p, nil
 }
 
-// enc applies encoding-type=url to a key or prefix in a listing.
+// enc applies encoding-type=url to a key or prefix in a listing: everything
+// but unreserved characters and '/' is percent-encoded, as S3 answers (foo/ stays
+// foo/; a space is %20 and a plus %2B, which clients decode either way).
 func (p listParams) enc(s string) *string {
 	if p.urlEncode {
-		s = strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+		s = strings.ReplaceAll(strings.ReplaceAll(url.QueryEscape(s), "+", "%20"), "%2F", "/")
 	}
 	return &s
 }

@@ -214,6 +214,11 @@ func TestListObjects(t *testing.T) {
 	if err != nil || len(out.Contents) != 1 || *out.Contents[0].Key != "c%20d" {
 		t.Fatalf("encoding-type: %v %+v", err, out)
 	}
+	// ... but '/' stays as it is, in keys, prefixes and the delimiter.
+	out, err = c.ListObjectsV2(ctx, &sdks3.ListObjectsV2Input{Bucket: aws.String("lst"), EncodingType: types.EncodingTypeUrl, Delimiter: aws.String("/"), Prefix: aws.String("b/")})
+	if err != nil || len(out.CommonPrefixes) == 0 || *out.CommonPrefixes[0].Prefix != "b/c/" || aws.ToString(out.Delimiter) != "/" || aws.ToString(out.Prefix) != "b/" {
+		t.Fatalf("encoding-type with '/': %v %+v", err, out)
+	}
 	resp, body := e.raw("GET", "/lst?list-type=2&continuation-token=%25%25", nil, nil)
 	if resp.StatusCode != 403 {
 		// anonymous: AccessDenied comes first
