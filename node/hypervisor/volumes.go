@@ -74,20 +74,36 @@ func (d *Driver) AttachDisk(name string, disk NBDDisk) error {
 	})
 }
 
-// DetachDisk unplugs the disk with the given target from a domain, live and from its
-// definition. The guest is asked to let go (ACPI hot-unplug); a guest that does not is
-// forced only by destroying the domain, which is the caller's decision.
-func (d *Driver) DetachDisk(name string, disk NBDDisk) error {
-	x, err := nbdDiskXML(disk)
-	if err != nil {
-		return err
-	}
+// DetachDisk unplugs the NBD disk with the given target (vdb…) from a domain, live
+// and from its definition. The guest is asked to let go (ACPI hot-unplug); the disk is
+// gone once Disks no longer shows it.
+func (d *Driver) DetachDisk(name, target string) error {
 	return d.withDomain("detach disk", name, func(dom *libvirt.Domain) error {
-		flags := libvirt.DOMAIN_DEVICE_MODIFY_CONFIG
-		if active, err := dom.IsActive(); err == nil && active {
-			flags |= libvirt.DOMAIN_DEVICE_MODIFY_LIVE
+		desc, err := dom.GetXMLDesc(0)
+		if err != nil {
+			return err
 		}
-		return dom.DetachDeviceFlags(x, flags)
+		var x struct {
+			Disks []xNetDisk `xml:"devices>disk"`
+		}
+		if err := xml.Unmarshal([]byte(desc), &x); err != nil {
+			return err
+		}
+		for _, dk := range x.Disks {
+			if dk.Target.Dev != target || dk.Type != "network" {
+				continue
+			}
+			b, err := xml.Marshal(dk)
+			if err != nil {
+				return err
+			}
+			flags := libvirt.DOMAIN_DEVICE_MODIFY_CONFIG
+			if active, err := dom.IsActive(); err == nil && active {
+				flags |= libvirt.DOMAIN_DEVICE_MODIFY_LIVE
+			}
+			return dom.DetachDeviceFlags(string(b), flags)
+		}
+		return nil
 	})
 }
 
