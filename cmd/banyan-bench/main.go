@@ -4,7 +4,7 @@
 //
 //	banyan-bench raft [--dir DIR] [--banyan PATH]
 //	banyan-bench s3 [--dir DIR] [--banyan PATH]
-//	banyan-bench ec2 [--records N] [--dir DIR] [--banyan PATH]
+//	banyan-bench ec2 [--records N] [--boots N] [--instances N] [--skip-describe|--skip-boot] [--dir DIR] [--banyan PATH]
 //	banyan-bench chaos [--nodes N] [--rounds R] [--clients C] [--disks D] [--seed S] [--json] [--dir DIR] [--banyan PATH]
 //
 // chaos is the exception to "never fails": it is a fault-injection soak, and it exits
