@@ -35,7 +35,9 @@ type ComputeConfig struct {
 	// instances' DNS domain and metadata.
 	Bridge string
 	Region string
-	Logger *slog.Logger
+	// Volumes is the box's EBS data plane (BlockStorage); nil runs no volumes.
+	Volumes VolumeData
+	Logger  *slog.Logger
 }
 
 // Compute is this box's compute agent: it reports the box's capacity, converges the
@@ -86,6 +88,13 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 		c.inst = &instanceController{node: cfg.Node, hv: cfg.Hypervisor, images: c.images,
 			dir: filepath.Join(cfg.DataDir, "instances"), bridge: cfg.Bridge, log: c.log, stopWait: 30 * time.Second}
 		go Converge(ctx, c.inst, ConvergeOptions{Logger: c.log})
+	}
+	if cfg.Volumes != nil {
+		vc := &volumeController{node: cfg.Node, data: cfg.Volumes, log: c.log}
+		if dh, ok := cfg.Hypervisor.(DiskHypervisor); ok {
+			vc.hv = dh
+		}
+		go Converge(ctx, vc, ConvergeOptions{Logger: c.log, Resync: 10 * time.Second})
 	}
 	return c
 }

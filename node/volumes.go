@@ -143,11 +143,14 @@ func (c *volumeController) reconcilePrimary(ctx context.Context, v *state.Volume
 		}
 		return nil
 	}
+	if c.hv == nil {
+		return fmt.Errorf("volume %s is attached to %s on this box, which runs no hypervisor", v.ID, a.InstanceID)
+	}
+	// The export is named by the volume ID.
 	target, err := deviceTarget(a.Device)
 	if err != nil {
 		return err
 	}
-	// The export is named by the volume ID.
 	disks, domErr := c.hv.Disks(a.InstanceID)
 	if domErr != nil && !errors.Is(domErr, hypervisor.ErrDomainNotFound) {
 		return domErr

@@ -37,6 +37,11 @@ func startCompute(ctx context.Context, srv *node.Server, objects objectstore.Obj
 		zone = region + "a"
 	}
 	cfg := node.ComputeConfig{Node: srv.Cluster, DataDir: srv.Dir.Path, Zone: zone, Region: region, Objects: objects, Logger: log}
+	bs, err := node.StartBlockStorage(ctx, srv.Cluster, srv.Dir.Path, log)
+	if err != nil {
+		return nil, fmt.Errorf("block storage: %w", err)
+	}
+	cfg.Volumes = bs
 	hcfg := hypervisor.Config{URI: f.uri, Accel: hypervisor.Accel(f.accel), ProbeImage: probeImage(f, srv.Dir.Path)}
 	if hcfg.Accel == hypervisor.AccelAuto && hcfg.ProbeImage == "" {
 		// Nothing to boot a probe guest from yet: TCG runs everywhere, KVM only where a

@@ -1,0 +1,190 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/banyancloud/banyan/blockstore/nbd"
+	"github.com/banyancloud/banyan/blockstore/replica"
+	"github.com/banyancloud/banyan/blockstore/volume"
+	"github.com/banyancloud/banyan/cluster"
+	"github.com/banyancloud/banyan/cluster/state"
+)
+
+// BlockStorage is this box's EBS data plane (VolumeData): its copies of volumes under
+// DATA-DIR/volumes, served to primaries on other boxes over node RPC, and the volumes it
+// is the primary of, served to the local qemu over NBD on a unix socket.
+type BlockStorage struct {
+	node   *cluster.Node
+	store  *replica.Store
+	server *nbd.Server
+	socket string
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	vols map[string]*volume.Volume
+}
+
+// StartBlockStorage opens the box's volume store, mounts its node RPC and starts the
+// NBD server on DATA-DIR/run/nbd.sock.
+func StartBlockStorage(ctx context.Context, n *cluster.Node, dataDir string, log *slog.Logger) (*BlockStorage, error) {
+	store, err := replica.Open(filepath.Join(dataDir, "volumes"))
+	if err != nil {
+		return nil, err
+	}
+	n.HandleRPC(replica.RPCPrefix, replica.NewHandler(store))
+	run := filepath.Join(dataDir, "run")
+	// qemu runs as its own user: it must reach the socket.
+	if err := mkdirSearchable(run); err != nil {
+		return nil, err
+	}
+	b := &BlockStorage{node: n, store: store, socket: filepath.Join(run, "nbd.sock"), log: log.With("sub", "blockstore"),
+		vols: map[string]*volume.Volume{}}
+	os.Remove(b.socket)
+	l, err := net.Listen("unix", b.socket)
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: NBD socket: %w", err)
+	}
+	if err := os.Chmod(b.socket, 0o666); err != nil {
+		l.Close()
+		return nil, err
+	}
+	b.server = &nbd.Server{Lookup: b.lookup, List: b.Exports, Logger: b.log}
+	go b.server.Serve(l)
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.server.Shutdown(sctx)
+		b.mu.Lock()
+		for id, v := range b.vols {
+			v.Close(sctx)
+			delete(b.vols, id)
+		}
+		b.mu.Unlock()
+		store.Close()
+	}()
+	return b, nil
+}
+
+func (b *BlockStorage) lookup(name string) (nbd.Backend, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.vols[name]
+	if !ok {
+		return nil, fmt.Errorf("no export %q on this box", name)
+	}
+	return v, nil
+}
+
+// EnsureReplica implements VolumeData.
+func (b *BlockStorage) EnsureReplica(id string, size int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := b.store.Create(ctx, id, size)
+	if errors.Is(err, replica.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// DropReplica implements VolumeData.
+func (b *BlockStorage) DropReplica(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := b.store.Delete(ctx, id)
+	if errors.Is(err, replica.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// HasReplica implements VolumeData.
+func (b *BlockStorage) HasReplica(id string) bool {
+	_, err := b.store.Info(context.Background(), id)
+	return err == nil
+}
+
+// Replicas implements VolumeData.
+func (b *BlockStorage) Replicas() ([]string, error) {
+	infos, err := b.store.List(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, in := range infos {
+		out = append(out, in.ID)
+	}
+	return out, nil
+}
+
+// Export implements VolumeData: it opens the volume as its primary at the record's
+// epoch (closing an older one first), with a copy on every replica box.
+func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, string, error) {
+	b.mu.Lock()
+	cur := b.vols[rec.ID]
+	b.mu.Unlock()
+	if cur != nil && cur.Epoch() == rec.Epoch && !cur.Fenced() {
+		return b.socket, rec.ID, nil
+	}
+	if cur != nil {
+		b.Unexport(rec.ID)
+	}
+	me := b.node.Name()
+	cfg := volume.Config{ID: rec.ID, Size: int64(rec.SizeGiB) << 30, Epoch: rec.Epoch, Logger: b.log,
+		Live: func(name string) bool { return name == me || b.node.MemberAlive(name) }}
+	for _, name := range rec.Replicas {
+		if name == me {
+			cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: b.store, Local: true})
+			continue
+		}
+		n, err := b.node.State().Node(name)
+		if err != nil {
+			return "", "", fmt.Errorf("replica box %s of %s: %w", name, rec.ID, err)
+		}
+		cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: replica.NewRemote(b.node.RPCClient(), "https://"+n.Addr)})
+	}
+	v, err := volume.Open(ctx, cfg)
+	if err != nil {
+		return "", "", fmt.Errorf("opening %s as its primary: %w", rec.ID, err)
+	}
+	b.mu.Lock()
+	b.vols[rec.ID] = v
+	b.mu.Unlock()
+	b.log.Info("serving volume", "volume", rec.ID, "epoch", rec.Epoch, "replicas", rec.Replicas)
+	return b.socket, rec.ID, nil
+}
+
+// Unexport implements VolumeData.
+func (b *BlockStorage) Unexport(id string) error {
+	b.mu.Lock()
+	v := b.vols[id]
+	delete(b.vols, id)
+	b.mu.Unlock()
+	if v == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return v.Close(ctx)
+}
+
+// Exports implements VolumeData.
+func (b *BlockStorage) Exports() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for id := range b.vols {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
