@@ -60,6 +60,8 @@ func MapError(err error) *awserr.Error {
 			return errKeyPairDuplicate("%s", se.Message)
 		case state.CodeLimitExceeded:
 			return errTagLimitExceeded("%s", se.Message)
+		case state.CodeOperationNotPermitted:
+			return ec2err("OperationNotPermitted", http.StatusBadRequest)("%s", se.Message)
 		case state.CodeInvalid:
 			return errInvalidParameterValue("%s", se.Message)
 		case state.CodeNotFound:

@@ -555,3 +555,65 @@ func TestVolumes(t *testing.T) {
 		t.Fatalf("deleted volume: %+v", d.Volumes[0])
 	}
 }
+
+func TestInstanceAttributesAndTypes(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	e.image(acct, "ami-00000000000000aaa")
+	r := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: aws.String("ami-00000000000000aaa"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: types.InstanceTypeT2Micro})))
+	id := *r.Instances[0].InstanceId
+	in, _ := e.local.State().Instance(id)
+	e.apply(&state.ReportInstance{ID: id, Node: in.Node, Generation: in.Generation, State: state.InstanceRunning})
+
+	// The type changes only while stopped.
+	_, err := c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), InstanceType: &types.AttributeValue{Value: aws.String("t2.small")}})
+	wantErr(t, err, "IncorrectInstanceState", 400)
+	must(t, call(c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{id}})))
+	in, _ = e.local.State().Instance(id)
+	e.apply(&state.ReportInstance{ID: id, Node: in.Node, Generation: in.Generation, State: state.InstanceStopped})
+	_, err = c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), InstanceType: &types.AttributeValue{Value: aws.String("z9.huge")}})
+	wantErr(t, err, "InvalidInstanceType", 400)
+	must(t, call(c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), InstanceType: &types.AttributeValue{Value: aws.String("t2.small")}})))
+	must(t, call(c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), UserData: &types.SecureBlobAttributeValue{Value: []byte("#!/bin/sh\necho new\n")}})))
+	a := must(t, call(c.DescribeInstanceAttribute(ctx, &sdk.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: types.InstanceAttributeNameInstanceType})))
+	if aws.ToString(a.InstanceType.Value) != "t2.small" {
+		t.Fatalf("instance type after modify: %+v", a.InstanceType)
+	}
+	if in, _ := e.local.State().Instance(id); in.MemoryMiB != 2048 || string(in.UserData) != "#!/bin/sh\necho new\n" {
+		t.Fatalf("record after modify: %d MiB, user data %q", in.MemoryMiB, in.UserData)
+	}
+	ud := must(t, call(c.DescribeInstanceAttribute(ctx, &sdk.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: types.InstanceAttributeNameUserData})))
+	if got, _ := base64.StdEncoding.DecodeString(aws.ToString(ud.UserData.Value)); string(got) != "#!/bin/sh\necho new\n" {
+		t.Fatalf("user data attribute %q", got)
+	}
+
+	// Termination protection.
+	must(t, call(c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)}})))
+	_, err = c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}})
+	wantErr(t, err, "OperationNotPermitted", 400)
+	must(t, call(c.ModifyInstanceAttribute(ctx, &sdk.ModifyInstanceAttributeInput{InstanceId: aws.String(id), Attribute: types.InstanceAttributeNameDisableApiTermination, Value: aws.String("false")})))
+	must(t, call(c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{id}})))
+
+	// The catalogue, and a setting that changes it.
+	it := must(t, call(c.DescribeInstanceTypes(ctx, &sdk.DescribeInstanceTypesInput{Filters: []types.Filter{{Name: aws.String("vcpu-info.default-vcpus"), Values: []string{"4"}}}})))
+	if len(it.InstanceTypes) != 1 || it.InstanceTypes[0].InstanceType != types.InstanceTypeM5Xlarge {
+		t.Fatalf("4-vCPU types: %+v", it.InstanceTypes)
+	}
+	e.apply(&state.SetSetting{Key: SettingInstanceTypes, Value: "m1.xlarge=4:15360,m5.xlarge=-"})
+	it = must(t, call(c.DescribeInstanceTypes(ctx, &sdk.DescribeInstanceTypesInput{Filters: []types.Filter{{Name: aws.String("vcpu-info.default-vcpus"), Values: []string{"4"}}}})))
+	if len(it.InstanceTypes) != 1 || it.InstanceTypes[0].InstanceType != "m1.xlarge" || aws.ToInt64(it.InstanceTypes[0].MemoryInfo.SizeInMiB) != 15360 {
+		t.Fatalf("4-vCPU types after the setting: %+v", it.InstanceTypes)
+	}
+	_, err = c.DescribeInstanceTypes(ctx, &sdk.DescribeInstanceTypesInput{InstanceTypes: []types.InstanceType{types.InstanceTypeM5Xlarge}})
+	wantErr(t, err, "InvalidInstanceType", 400)
+	for _, bad := range []string{"x", "a=1", "a=0:512", "a=1:10", "=1:512"} {
+		if _, err := parseInstanceTypes(bad); err == nil {
+			t.Errorf("catalogue %q accepted", bad)
+		}
+	}
+
+	aa := must(t, call(c.DescribeAccountAttributes(ctx, &sdk.DescribeAccountAttributesInput{AttributeNames: []types.AccountAttributeName{types.AccountAttributeNameSupportedPlatforms}})))
+	if len(aa.AccountAttributes) != 1 || *aa.AccountAttributes[0].AttributeValues[0].AttributeValue != "VPC" {
+		t.Fatalf("account attributes: %+v", aa.AccountAttributes)
+	}
+}

@@ -64,7 +64,7 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 	if typeName == "" {
 		typeName = "m1.small"
 	}
-	it, ok := lookupInstanceType(typeName)
+	it, ok := f.lookupInstanceType(typeName)
 	if !ok {
 		return nil, errInvalidParameterValue("Invalid value '%s' for InstanceType.", typeName)
 	}

@@ -44,6 +44,7 @@ const (
 	CmdAttachVolume    CommandType = 32
 	CmdDetachVolume    CommandType = 33
 	CmdReportVolume    CommandType = 34
+	CmdModifyInstance  CommandType = 35
 )
 
 // Command is a typed change to the state.

@@ -46,6 +46,8 @@ type Instance struct {
 	StateChange      time.Time
 	// Rebooted is the RebootSeq the box last carried out.
 	Rebooted uint64
+	// DisableAPITermination refuses TerminateInstances (EC2's termination protection).
+	DisableAPITermination bool
 
 	CreateIndex uint64
 	ModifyIndex uint64
@@ -226,6 +228,9 @@ func applySetInstances(tx *Txn, c *SetInstances) (any, error) {
 		prev := in.State
 		switch c.Action {
 		case ActionTerminate:
+			if in.DisableAPITermination && in.Desired != InstanceTerminated {
+				return nil, Errorf(CodeOperationNotPermitted, "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", id)
+			}
 			if in.Desired != InstanceTerminated {
 				in.Desired = InstanceTerminated
 				in.Generation++
