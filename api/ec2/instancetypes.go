@@ -114,7 +114,7 @@ func (f *front) describeInstanceTypes(c *service.Call, in *DescribeInstanceTypes
 			continue
 		}
 		kept = append(kept, InstanceTypeInfo{InstanceType: ptr(t.Name), CurrentGeneration: ptr(current),
-			VCpuInfo: &VCpuInfo{DefaultVCpus: ptr(int32(t.VCPUs)), DefaultCores: ptr(int32(t.VCPUs)), DefaultThreadsPerCore: ptr(int32(1))},
+			VCpuInfo:                     &VCpuInfo{DefaultVCpus: ptr(int32(t.VCPUs)), DefaultCores: ptr(int32(t.VCPUs)), DefaultThreadsPerCore: ptr(int32(1))},
 			MemoryInfo:                   &MemoryInfo{SizeInMiB: ptr(int64(t.MemoryMiB))},
 			ProcessorInfo:                &ProcessorInfo{SupportedArchitectures: []string{"x86_64"}},
 			SupportedRootDeviceTypes:     []string{"instance-store", "ebs"},
