@@ -20,7 +20,9 @@
 // acknowledged only after a write quorum (erasure.Scheme.WriteQuorum, more than half the
 // set) committed it, so acknowledged versions are always found and two acknowledged
 // writes always overlap. Fewer answering disks than the read quorum is ErrReadQuorum,
-// never "not found". See quorum.go.
+// never "not found"; so is a version that only as many disks hold as a write or delete
+// that reached its quorum can have missed, while others of its set are down. See
+// quorum.go.
 //
 // # Writes
 //
@@ -67,7 +69,13 @@
 // order); every key's versions are then agreed exactly as for a GET. A key on fewer disks
 // than its read quorum is an unfinished or rolled-back write and is not listed, so a
 // listing shows exactly the acknowledged writes. Memory is a few metadata headers per
-// disk. More failed walks than the default scheme's parity is ErrReadQuorum.
+// disk. More failed walks than the default scheme's parity is ErrReadQuorum. The read
+// quorum is lowered by the set's disks that could not be asked, and a version left with
+// no more holders than a write quorum leaves out (Total - WriteQuorum) may be a copy a
+// delete or an overwrite missed as well as a write whose other holders are down: such a
+// key fails the listing (and its reads) with ErrReadQuorum rather than be shown or left
+// out (quorum.go, undecided). The repair worker (mrf.go) drops the copies a delete
+// missed as soon as their disks answer, so this lasts no longer than the fault.
 //
 // # Multipart uploads
 //

@@ -39,6 +39,10 @@ func (s *Store) lookupVersion(ctx context.Context, bucket, key, versionID string
 		return nil, -1, ObjectInfo{}, ErrObjectNotFound
 	}
 	v := &st.versions[i]
+	if undecided(v, len(st.holders[i])) {
+		return nil, -1, ObjectInfo{}, fmt.Errorf("%w: %s/%s: version %s is on only %d disks and others of its set did not answer: it may be a copy a delete or an overwrite missed",
+			ErrReadQuorum, bucket, key, fromDiskVersionID(v.VersionID), len(st.holders[i]))
+	}
 	oi := objectInfo(bucket, key, v, i == 0)
 	if v.IsDeleteMarker {
 		if versionID != "" {
@@ -79,23 +83,28 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, opts GetOptio
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	var first *partShards
-	if length > 0 {
-		if v.HasInline() {
-			err = checkInline(st, i)
-		} else {
-			first, err = s.openFirstPart(ctx, st, i, off, length)
+	// Nothing to read (an empty object) decodes from no shard at all, but the
+	// version must still be one a read quorum of its set vouches for, as a
+	// version with bytes must be to decode: agree also accepts a version from
+	// fewer disks when others of its set cannot be asked, and that may be a
+	// copy left behind on disks that missed a delete or an overwrite. So an
+	// empty version needs Data holders like an inline one (else
+	// ErrReadQuorum, 503), and is never served from a leftover copy.
+	if v.HasInline() || length == 0 {
+		err = checkInline(st, i)
+	} else {
+		first, err = s.openFirstPart(ctx, st, i, off, length)
+	}
+	if err != nil {
+		cancel()
+		if cerr := parent.Err(); cerr != nil {
+			// The caller went away; that, not the disks, is why.
+			return oi, nil, cerr
 		}
-		if err != nil {
-			cancel()
-			if cerr := parent.Err(); cerr != nil {
-				// The caller went away; that, not the disks, is why.
-				return oi, nil, cerr
-			}
-			if first != nil && first.missing {
-				s.queueHeal(bucket, key)
-			}
-			return oi, nil, err
+		if first != nil && first.missing {
+			s.queueHeal(bucket, key)
 		}
+		return oi, nil, err
 	}
 	rc := &objectReader{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: first}
 	rc.decode = func(w io.Writer) error { return s.decodeRangeFrom(ctx, st, i, w, off, length, first) }
@@ -103,7 +112,8 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, opts GetOptio
 }
 
 // checkInline fails with ErrReadQuorum when fewer than Data disks gave
-// version i's inline shard.
+// version i's inline shard (or, for a version with no bytes to read, its
+// metadata).
 func checkInline(st *objectState, i int) error {
 	v := &st.versions[i]
 	sc := v.Erasure.Scheme()

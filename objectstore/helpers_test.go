@@ -225,3 +225,22 @@ func (c *testCluster) remoteBox(t testing.TB, node string) {
 		c.set(id, disk.NewRemote(srv.Client(), srv.URL, id))
 	}
 }
+
+// boxDisks lists the disks of node.
+func (c *testCluster) boxDisks(node string) []string {
+	var ids []string
+	for _, id := range c.ids {
+		if c.node[id] == node {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// away leaves node's disks without a handle, as the node wiring does for a box it
+// cannot reach.
+func (c *testCluster) away(node string) {
+	for _, id := range c.boxDisks(node) {
+		c.set(id, nil)
+	}
+}

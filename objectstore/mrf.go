@@ -31,8 +31,9 @@ import (
 // a listing through a node that cannot reach those disks shows a key whose
 // delete was acknowledged. The repair therefore removes exactly the deleted
 // version (same ID, time, data dir and ETag) from each disk that missed the
-// delete as soon as it answers: the delete was acknowledged, so that version
-// must never be seen again, whatever its age.
+// delete as soon as it answers, with any older version of the same ID (what
+// it had replaced, if the disk missed that overwrite too): the delete was
+// acknowledged, so neither may be seen again, whatever its age.
 //
 // The worker runs when the store has heal workers (Options.HealWorkers >= 0)
 // and stops with them in Close.
@@ -66,8 +67,9 @@ type mrfEntry struct {
 // mrfGone is a version deleted at write quorum and the disks that still hold
 // it.
 type mrfGone struct {
-	version string // versionKey of the deleted version
-	id      string // its VersionID on the disks ("" for the null version)
+	version string    // versionKey of the deleted version
+	id      string    // its VersionID on the disks ("" for the null version)
+	modTime time.Time // its ModTime
 	missed  []string
 }
 
@@ -139,7 +141,7 @@ func (s *Store) queueMissedDelete(bucket, key string, v *disk.Version, missed []
 	s.queueMRF(bucket, key, missed, func(e *mrfEntry) {
 		i := slices.IndexFunc(e.gone, func(g mrfGone) bool { return g.version == k })
 		if i < 0 {
-			e.gone = append(e.gone, mrfGone{version: k, id: v.VersionID})
+			e.gone = append(e.gone, mrfGone{version: k, id: v.VersionID, modTime: v.ModTime})
 			i = len(e.gone) - 1
 		}
 		for _, id := range missed {
@@ -261,6 +263,26 @@ func (s *Store) repairPass(ctx context.Context) {
 		return
 	}
 	up := s.answering(ctx, probe)
+	// Deleted versions first, for every entry: a copy left behind is what a
+	// read can mistake for the object (see the top of this file), while a
+	// write that missed disks is on a write quorum already and only lacks
+	// redundancy, and its heal (rebuilding shard files) is the slow part of a
+	// pass after a box was away. Dropping them first also keeps the heal
+	// from taking a leftover copy for a version to rebuild.
+	dropped := make([][][]string, len(due))
+	dropFailed := make([]bool, len(due))
+	for i := range due {
+		e := &due[i]
+		if ctx.Err() != nil {
+			return
+		}
+		if !slices.ContainsFunc(e.gone, func(g mrfGone) bool { return slices.ContainsFunc(g.missed, func(id string) bool { return up[id] }) }) {
+			continue
+		}
+		hctx, cancel := context.WithTimeout(ctx, time.Minute)
+		dropped[i], dropFailed[i] = s.dropDeleted(hctx, e, up)
+		cancel()
+	}
 	for i := range due {
 		e := &due[i]
 		if ctx.Err() != nil {
@@ -272,21 +294,17 @@ func (s *Store) repairPass(ctx context.Context) {
 				back = append(back, id)
 			}
 		}
-		goneBack := slices.ContainsFunc(e.gone, func(g mrfGone) bool { return slices.ContainsFunc(g.missed, func(id string) bool { return up[id] }) })
-		if len(back) == 0 && !goneBack {
+		if len(back) == 0 && dropped[i] == nil && !dropFailed[i] {
 			continue // still away: looked at again next pass
 		}
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		// Deleted versions first, so that the heal does not take a copy
-		// left behind for one to rebuild.
-		dropped, dropFailed := s.dropDeleted(hctx, e, up)
 		s.HealObject(hctx, e.bucket, e.key)
 		done := s.repairedOn(hctx, e, back)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		q.finish(e, done, dropped, len(done) < len(back) || dropFailed)
+		q.finish(e, done, dropped[i], len(done) < len(back) || dropFailed[i])
 	}
 }
 
@@ -318,9 +336,12 @@ func (s *Store) dropDeleted(ctx context.Context, e *mrfEntry, up map[string]bool
 				failed = true
 				continue
 			}
-			// Only that very version: the disk may hold a newer one with
-			// the same ID (a later overwrite of the null version).
-			if v, ok := m.FindVersion(g.id); ok && versionKey(&v) == g.version {
+			// That very version, or an older one with its ID: a disk that
+			// missed the delete may have missed the overwrite of the null
+			// version that the deleted version was, too, and the version
+			// it still holds was replaced at write quorum. Never a newer
+			// one: a later write of the same ID.
+			if v, ok := m.FindVersion(g.id); ok && (versionKey(&v) == g.version || v.ModTime.Before(g.modTime)) {
 				if err := d.DeleteVersion(ctx, e.bucket, e.key, g.id); err != nil && !notThere(err) {
 					failed = true
 					continue

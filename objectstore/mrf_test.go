@@ -276,3 +276,67 @@ func TestMRFDropsYoungMissedDelete(t *testing.T) {
 		c.mend()
 	}
 }
+
+// A box that missed both an overwrite of the null version and the delete of the
+// version that replaced it holds the first version: the repair drops that too, since
+// it was replaced at write quorum. (The soak read back a zero-byte object deleted 20 s
+// earlier this way, through a node that could not reach a third box.)
+func TestMRFDropsWhatTheDeletedVersionReplaced(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10, HealWorkers: 1})
+	away, other := c.boxDisks("box2"), c.boxDisks("box1")
+	first := mustPut(t, s, "k", nil, PutOptions{})
+	for _, id := range away {
+		c.set(id, nil)
+	}
+	mustPut(t, s, "k", []byte("second"), PutOptions{})
+	if _, err := s.DeleteObject(ctxT(t), "b", "k", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.mend()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.HealStatus().MRFQueued != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not repaired: %+v", s.HealStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, id := range away {
+		if onDisk(t, c, id, "k", first) {
+			t.Errorf("disk %s of the returning box still holds the overwritten version", id)
+		}
+	}
+	for _, id := range other {
+		c.set(id, nil)
+	}
+	if _, _, err := s.GetObject(ctxT(t), "b", "k", GetOptions{}); !errors.Is(err, ErrObjectNotFound) {
+		t.Errorf("GET after the acknowledged overwrite and delete: %v", err)
+	}
+}
+
+// An empty object decodes from no shards, but a GET still needs a read quorum of its
+// set to hold the version: here the only copy left is on the box that missed its
+// delete (no repair worker runs), and another box is away, so agree accepts it from
+// fewer disks. The answer is ErrReadQuorum, not the deleted object.
+func TestGetEmptyLeftoverNeedsQuorum(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	s := newTestStore(t, c, Options{BlockSize: 64 << 10}) // no heal workers: no repair
+	mustPut(t, s, "k", nil, PutOptions{})
+	for _, id := range c.boxDisks("box2") {
+		c.set(id, nil)
+	}
+	if _, err := s.DeleteObject(ctxT(t), "b", "k", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.mend()
+	for _, id := range c.boxDisks("box1") {
+		c.set(id, nil)
+	}
+	_, rc, err := s.GetObject(ctxT(t), "b", "k", GetOptions{})
+	if err == nil {
+		rc.Close()
+	}
+	if !errors.Is(err, ErrReadQuorum) && !errors.Is(err, ErrObjectNotFound) {
+		t.Fatalf("GET of a deleted empty object from its leftover copy: %v", err)
+	}
+}

@@ -245,6 +245,28 @@ func agree(metas []*disk.ObjectMeta, ids []string, down map[string]bool) (versio
 	return vs, hs, stale
 }
 
+// undecided reports whether version v, agreed on by holders answering disks,
+// could as well be a copy left behind. agree lowers a version's threshold by
+// the disks of its set that could not be asked, so that a version written to
+// a bare write quorum is still found while some of those disks are down; but
+// a write or a delete that reached its write quorum replaces or removes the
+// version it supersedes on all but at most Total - WriteQuorum disks of the
+// set, and a version held by no more than that many disks may be such a
+// leftover (a delete through another node that this one's walk or read saw
+// only the missed disks of). Until the disks that could not be asked answer,
+// or the repair worker (mrf.go) drops the leftover, nobody can tell whether
+// the version exists. Its bytes could not be decoded either (Total -
+// WriteQuorum is less than Data), so reads and listings answer ErrReadQuorum
+// rather than guess. With every disk of the set answering, an agreed version
+// has Data holders and is never undecided.
+func undecided(v *disk.Version, holders int) bool {
+	sc := v.Erasure.Scheme()
+	if sc.Data < 1 {
+		return false
+	}
+	return holders <= sc.Total()-sc.WriteQuorum()
+}
+
 // newer orders versions as the disks do: latest ModTime first, then the
 // larger VersionID.
 func newer(a, b *disk.Version) bool {
