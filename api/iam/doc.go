@@ -3,7 +3,9 @@
 // and the account summary) with AWS's semantics, shapes and errors, over the IAM state
 // kept in cluster/state.
 //
-// Every mutating action reads the entities it changes from the local replica, computes
+// Every action first brings the local replica up to the leader's commit index
+// (ReadBarrier), so that what it reads there is as of the call, whichever box answers
+// it. Every mutating action reads the entities it changes from that replica, computes
 // their new versions and submits one atomic state.IAMWrite whose expected indexes are
 // the ones it read; a write built from a stale read fails with a conflict and is rebuilt
 // from a fresh read. Relations that live on one side only (a user's groups, a role's

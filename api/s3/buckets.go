@@ -59,6 +59,9 @@ func (q *request) listBuckets() error {
 	if err := q.call.Authorize("s3:ListAllMyBuckets", "*"); err != nil {
 		return err
 	}
+	if err := q.catchUp(); err != nil {
+		return err
+	}
 	acct := q.call.Caller.AccountID
 	bs, err := q.f.cluster.State().Buckets(acct)
 	if err != nil {
@@ -127,9 +130,9 @@ func (q *request) createBucket() error {
 		// S3 insists on a matching constraint outside us-east-1.
 		return errIllegalLocation
 	}
-	if existing, err := q.f.cluster.State().Bucket(q.bucket); err == nil {
-		return q.alreadyExists(existing)
-	}
+	// Whether the name is taken is decided by the FSM (PutBucket with ExpectIndex 0), not
+	// by this box's replica, which may not have applied a delete or a create acknowledged
+	// through another box a moment ago.
 	b := state.Bucket{Name: q.bucket, Owner: q.call.Caller.AccountID, Region: q.f.region,
 		CreatedAt: time.Now().UTC(), ACL: acl}
 	for _, t := range cfg.Tags {
@@ -137,6 +140,8 @@ func (q *request) createBucket() error {
 	}
 	if _, err := q.f.cluster.Apply(q.r.Context(), &state.PutBucket{Bucket: b}, nil); err != nil {
 		if errors.Is(err, state.ErrAlreadyExists) {
+			// Apply returns once this replica has applied the refused command, so it
+			// holds the record that refused it (unless deleted since).
 			if existing, rerr := q.f.cluster.State().Bucket(q.bucket); rerr == nil {
 				return q.alreadyExists(existing)
 			}
@@ -162,6 +167,11 @@ func (q *request) alreadyExists(b *state.Bucket) error {
 }
 
 func (q *request) deleteBucket() error {
+	// The record this delete authorizes against and removes is the current one, not
+	// what this box's replica last applied.
+	if err := q.catchUp(); err != nil {
+		return err
+	}
 	b, err := q.loadBucket()
 	if err != nil {
 		return err
@@ -174,7 +184,12 @@ func (q *request) deleteBucket() error {
 	if err := q.f.objects.DeleteBucket(q.r.Context(), b.Name); err != nil {
 		return err
 	}
-	if _, err := q.f.cluster.Apply(q.r.Context(), &state.DeleteBucket{Name: b.Name, ExpectIndex: state.AnyIndex}, nil); err != nil && !errors.Is(err, state.ErrNotFound) {
+	if _, err := q.f.cluster.Apply(q.r.Context(), &state.DeleteBucket{Name: b.Name, ExpectIndex: state.AnyIndex}, nil); err != nil {
+		if errors.Is(err, state.ErrNotFound) {
+			// A concurrent delete removed the record first and answered 204: only
+			// one of them may.
+			return errNoSuchBucket
+		}
 		return err
 	}
 	q.f.dropStalePolicies(b.Name, "")
@@ -183,6 +198,11 @@ func (q *request) deleteBucket() error {
 }
 
 func (q *request) headBucket() error {
+	// HeadBucket is how clients ask whether a bucket exists (before creating it, after
+	// deleting it): answered as of the call, not as of this box's replica.
+	if err := q.catchUp(); err != nil {
+		return err
+	}
 	b, err := q.loadBucket()
 	if err != nil {
 		return err
@@ -196,6 +216,9 @@ func (q *request) headBucket() error {
 }
 
 func (q *request) getBucketLocation() error {
+	if err := q.catchUp(); err != nil {
+		return err
+	}
 	b, err := q.loadBucket()
 	if err != nil {
 		return err

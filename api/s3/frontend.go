@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/banyancloud/banyan/api/awserr"
+	"github.com/banyancloud/banyan/api/iam"
 	"github.com/banyancloud/banyan/api/identity"
 	"github.com/banyancloud/banyan/api/protocol/restxml"
 	"github.com/banyancloud/banyan/api/service"
@@ -50,6 +51,8 @@ type request struct {
 	bucket string
 	key    string
 	op     string
+	// fresh: the replica has caught up with the leader during this request.
+	fresh bool
 }
 
 type handler func(q *request) error
@@ -314,7 +317,15 @@ func methodNotAllowed(*request) error { return errMethodNotAllowed }
 
 // loadBucket reads the bucket record from this node's replica.
 func (q *request) loadBucket() (*state.Bucket, error) {
-	b, err := q.f.loadBucket(q.bucket)
+	var b *state.Bucket
+	var err error
+	if q.fresh {
+		if b, err = q.f.cluster.State().Bucket(q.bucket); errors.Is(err, state.ErrNotFound) {
+			err = errNoSuchBucket
+		}
+	} else {
+		b, err = q.f.loadBucket(q.bucket)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -329,15 +340,38 @@ func (f *Frontend) loadBucket(name string) (*state.Bucket, error) {
 	b, err := f.cluster.State().Bucket(name)
 	if errors.Is(err, state.ErrNotFound) {
 		// Created through another box a moment ago? Catch up with the leader, then look
-		// again: only a miss pays this round trip.
-		if c, ok := f.cluster.(service.CatchUpper); ok && c.CatchUp(context.Background()) == nil {
-			b, err = f.cluster.State().Bucket(name)
+		// again: only a miss pays this round trip. A miss that cannot be checked (no
+		// leader) is not answered NoSuchBucket: the bucket may well exist.
+		if cerr := f.catchUp(context.Background()); cerr != nil {
+			return nil, cerr
 		}
+		b, err = f.cluster.State().Bucket(name)
 	}
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, errNoSuchBucket
 	}
 	return b, err
+}
+
+// catchUp brings this box's replica up to everything committed anywhere when called
+// (iam.ReadBarrier: a round trip to the leader, no Raft write unless the log ends in an
+// entry the replica never applies), for the answers that must hold cluster-wide rather
+// than only for writes made through this box: whether a bucket exists (HeadBucket,
+// ListBuckets, GetBucketLocation, a lookup that missed) and which record DeleteBucket
+// removes. Object reads and writes use the replica as it is: bucket records change
+// rarely and a miss catches up anyway. Its error (no leader) is the cluster's retryable
+// one, answered 503.
+func (f *Frontend) catchUp(ctx context.Context) error {
+	return iam.ReadBarrier(ctx, f.cluster)
+}
+
+// catchUp is Frontend.catchUp for this request; loadBucket then trusts a miss.
+func (q *request) catchUp() error {
+	if err := q.f.catchUp(q.r.Context()); err != nil {
+		return err
+	}
+	q.fresh = true
+	return nil
 }
 
 // isAnonymous reports whether the request carried no credentials.

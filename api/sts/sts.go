@@ -86,6 +86,17 @@ func (f *Front) assumeRole(c *service.Call, in any) (any, error) {
 		return nil, errValidation.WithMessage("%s is invalid", req.RoleArn)
 	}
 	role, err := f.Cluster.State().IAMEntity(state.KindRole, account, name)
+	if err != nil {
+		// Created through another box a moment ago? As with every lookup that misses,
+		// catch up with the leader and look again before answering; a miss that cannot
+		// be checked (no leader) is the cluster's retryable error, not AccessDenied.
+		if _, ok := f.Cluster.(service.CatchUpper); ok {
+			if cerr := iam.ReadBarrier(c.Ctx, f.Cluster); cerr != nil {
+				return nil, cerr
+			}
+			role, err = f.Cluster.State().IAMEntity(state.KindRole, account, name)
+		}
+	}
 	var trust *iampolicy.Policy
 	if err == nil {
 		trust, err = iampolicy.Parse(role.Role.TrustPolicy, iampolicy.TrustPolicy)

@@ -912,6 +912,18 @@ func (x *chaosRun) summarize(soakOps, all []*opRecord, finals map[string][]*opRe
 	if s.Lin.Result == "illegal" {
 		s.FailReasons = append(s.FailReasons, "control plane not linearizable: "+strings.Join(s.Lin.Illegal, ", "))
 	}
+	// During the soak too, a read or a listing answers as of the acknowledged writes
+	// before it, through whichever node (S3's read-after-write consistency); and no
+	// request is answered 500: faults are 503s, which clients retry.
+	if n := sumCounts(s.Soak.Anomalies); n > 0 {
+		s.FailReasons = append(s.FailReasons, fmt.Sprintf("%d reads during the soak contradicted the acknowledged writes (%s)", n, fmtCounts(s.Soak.Anomalies)))
+	}
+	if s.Soak.ListAnom > 0 {
+		s.FailReasons = append(s.FailReasons, fmt.Sprintf("%d listings during the soak contradicted the acknowledged writes", s.Soak.ListAnom))
+	}
+	if n := sumCounts(s.HTTP500); n > 0 {
+		s.FailReasons = append(s.FailReasons, fmt.Sprintf("%d HTTP 500s (%s)", n, fmtCounts(s.HTTP500)))
+	}
 	s.Failed = len(s.FailReasons) > 0
 	return s
 }
@@ -1057,11 +1069,19 @@ func (x *chaosRun) print(w io.Writer, s *chaosSummary) {
 	if s.SelfTest != "" {
 		p("\nself-test: %s", s.SelfTest)
 	}
-	verdict := "PASS: no acknowledged write lost, corrupted or resurrected; control plane linearizable"
+	verdict := "PASS: no acknowledged write lost, corrupted or resurrected, no read or listing contradicting one, no HTTP 500; control plane linearizable"
 	if s.Failed {
 		verdict = "FAIL: " + strings.Join(s.FailReasons, "; ")
 	}
 	p("\n%s\n", verdict)
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func fmtCounts(m map[string]int) string {

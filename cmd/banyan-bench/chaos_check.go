@@ -367,6 +367,14 @@ func linOp(r *opRecord) (in linInput, out linOutput, ok bool) {
 // linModel: each name exists or not. Create of an existing name answers AlreadyExists,
 // delete of a missing one NoSuchEntity/NoSuchBucket, get says which; an unknown outcome
 // may or may not have taken effect.
+//
+// Reads (GetUser, HeadBucket) are checked as linearizable operations like the writes,
+// whichever node answers: stronger than DESIGN's read-your-writes per box, and stronger
+// than AWS promises (IAM and bucket listings are eventually consistent there). Banyan
+// gives it because every IAM call and the bucket-existence reads (HeadBucket,
+// ListBuckets, GetBucketLocation, DeleteBucket's lookup) first bring the answering box's
+// replica up to the leader's commit index (iam.ReadBarrier), and creates and deletes are
+// decided in the FSM; so the model does not relax reads to per-box order.
 var linModel = porcupine.NondeterministicModel{
 	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
 		m := map[string][]porcupine.Operation{}
