@@ -188,7 +188,14 @@ func (n *Node) CatchUp(ctx context.Context) error {
 			err = ErrNoLeader
 		}
 		if err == nil {
-			return n.store.WaitForIndex(ctx, idx)
+			if werr := n.store.WaitForIndex(ctx, idx); werr != nil && ctx.Err() != nil {
+				// Not caught up within the hold: the caller answers a retryable error
+				// (503), not a guess from a stale replica and not a 500.
+				return &noLeaderError{last: fmt.Errorf("catching up to index %d: %w", idx, werr)}
+			} else if werr != nil {
+				return werr
+			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():

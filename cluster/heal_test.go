@@ -142,3 +142,42 @@ func TestForwardRetriesNewLeaderAndNoLeaderIsRetryable(t *testing.T) {
 	}
 	c.heal()
 }
+
+// TestCatchUpOnAnIdleCluster: the leader's commit index may name a Raft no-op or a
+// membership change, which are no FSM commands; CatchUp must still return at once on
+// every node instead of waiting out its deadline for a command that never comes.
+func TestCatchUpOnAnIdleCluster(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.waitRaftMembers(3)
+	check := func(when string) {
+		t.Helper()
+		for i, n := range c.nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := n.CatchUp(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: CatchUp on node %d: %v", when, i, err)
+			}
+		}
+	}
+	// The last entries are the membership changes of the joins.
+	check("after the joins")
+	// A new leader's first entry is its term's no-op.
+	l := c.leader()
+	c.kill(l)
+	c.leader(l)
+	c.restart(l)
+	c.waitRaftMembers(3)
+	eventually(t, 10*time.Second, func() error {
+		for i, n := range c.nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := n.CatchUp(ctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("node %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	check("after a new leader")
+}

@@ -60,6 +60,12 @@ func (n *Node) lead(done chan struct{}) {
 		n.log.Warn("leader barrier failed", "err", err)
 		return
 	}
+	// Raft's own no-op of the new term is not an FSM command: commit one that is, so
+	// that a commit index read from this leader (CatchUp) names an entry every replica
+	// applies.
+	if _, err := n.Apply(ctx, &state.Noop{}, nil); err != nil {
+		n.log.Warn("leader no-op failed", "err", err)
+	}
 	tick := time.NewTicker(n.cfg.Timing.ReconcileInterval)
 	defer tick.Stop()
 	for {

@@ -84,6 +84,16 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return &res
 }
 
+// StoreConfiguration implements raft.ConfigurationStore: a membership change is a log
+// entry too, and the replica has applied it once it is here, so that a reader waiting
+// for a commit index that names one (CatchUp) is not left waiting for a command that
+// never comes.
+func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+	if index > f.store.AppliedIndex() {
+		f.store.setApplied(index)
+	}
+}
+
 // Snapshot implements raft.FSM. It is O(1): memdb snapshots share structure.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &snapshot{db: f.store.db.Load().Snapshot(), index: f.store.AppliedIndex()}, nil
