@@ -152,11 +152,26 @@ type commitIndexResponse struct {
 }
 
 func (n *Node) handleCommitIndex(w http.ResponseWriter, r *http.Request) {
-	if n.raft.State() != raft.Leader {
+	idx, err := n.leaderCommitIndex()
+	if err != nil {
 		writeCBOR(w, http.StatusOK, applyResponse{Err: &rpcError{Code: rpcNotLeader}})
 		return
 	}
-	writeCBOR(w, http.StatusOK, commitIndexResponse{Index: n.raft.CommitIndex()})
+	writeCBOR(w, http.StatusOK, commitIndexResponse{Index: idx})
+}
+
+// leaderCommitIndex is the commit index of a leader that a majority still follows: read
+// before VerifyLeader's round of heartbeats, so that a leader that was paused or cut
+// off (and replaced meanwhile) cannot hand out an index older than the cluster's.
+func (n *Node) leaderCommitIndex() (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, errNotLeader
+	}
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, errNotLeader
+	}
+	return idx, nil
 }
 
 // CatchUp waits until this node's replica has applied everything the leader had
@@ -171,7 +186,7 @@ func (n *Node) CatchUp(ctx context.Context) error {
 		var idx uint64
 		var err error
 		if n.raft.State() == raft.Leader {
-			idx = n.raft.CommitIndex()
+			idx, err = n.leaderCommitIndex()
 		} else if addr, _ := n.raft.LeaderWithID(); addr != "" {
 			var resp struct {
 				commitIndexResponse
