@@ -1,14 +1,12 @@
 package iam
 
 import (
-	"context"
 	"time"
 
 	"github.com/banyancloud/banyan/api/identity"
 	"github.com/banyancloud/banyan/api/protocol/query"
 	"github.com/banyancloud/banyan/api/service"
 	"github.com/banyancloud/banyan/cluster/pki"
-	"github.com/banyancloud/banyan/cluster/state"
 )
 
 // front serves the IAM actions over one cluster.
@@ -49,48 +47,11 @@ func (f *front) caughtUp(h service.Handler) service.Handler {
 		return h
 	}
 	return func(c *service.Call, in any) (any, error) {
-		if err := ReadBarrier(c.Ctx, f.cluster); err != nil {
+		if err := service.ReadBarrier(c.Ctx, f.cluster); err != nil {
 			return nil, err
 		}
 		return h(c, in)
 	}
-}
-
-// catchUpWait bounds ReadBarrier's CatchUp, which takes a round trip to the leader and
-// the few milliseconds this replica needs to apply what it learns of.
-var catchUpWait = 500 * time.Millisecond
-
-// ReadBarrier brings c's local replica up to everything committed anywhere in the
-// cluster when it is called, so that a read of the replica after it is linearizable.
-// It asks the leader for its commit index and waits until the replica has applied that
-// far (service.CatchUpper: one round trip, no Raft write). With no leader, it fails with
-// the cluster's retryable error (503 ServiceUnavailable) rather than let a replica that
-// may be behind answer. A cluster without CatchUp (a test double applying at once) needs
-// nothing.
-//
-// The leader's commit index can name an entry the replica never applies: the no-op a
-// new leader commits, a Raft configuration change. A wait for it ends only when the
-// next command commits (on an idle cluster, maybe never), so the wait is bounded by
-// catchUpWait, and then a state.Noop is written through Raft instead: once it is
-// applied here, so is everything committed before it, and the log's tail is then a
-// command again, so the next CatchUp returns at once. That write also holds for a
-// leader during a failover, as every write does.
-func ReadBarrier(ctx context.Context, c service.Cluster) error {
-	cu, ok := c.(service.CatchUpper)
-	if !ok {
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
-	err := cu.CatchUp(wctx)
-	cancel()
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	_, err = c.Apply(ctx, &state.Noop{}, nil)
-	return err
 }
 
 func (f *front) actions() map[string]service.Handler {

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/banyancloud/banyan/api/awserr"
-	"github.com/banyancloud/banyan/api/iam"
 	"github.com/banyancloud/banyan/api/identity"
 	"github.com/banyancloud/banyan/api/protocol/restxml"
 	"github.com/banyancloud/banyan/api/service"
@@ -362,7 +361,7 @@ func (f *Frontend) loadBucket(name string) (*state.Bucket, error) {
 // rarely and a miss catches up anyway. Its error (no leader) is the cluster's retryable
 // one, answered 503.
 func (f *Frontend) catchUp(ctx context.Context) error {
-	return iam.ReadBarrier(ctx, f.cluster)
+	return service.ReadBarrier(ctx, f.cluster)
 }
 
 // catchUp is Frontend.catchUp for this request; loadBucket then trusts a miss.

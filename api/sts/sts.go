@@ -91,7 +91,7 @@ func (f *Front) assumeRole(c *service.Call, in any) (any, error) {
 		// catch up with the leader and look again before answering; a miss that cannot
 		// be checked (no leader) is the cluster's retryable error, not AccessDenied.
 		if _, ok := f.Cluster.(service.CatchUpper); ok {
-			if cerr := iam.ReadBarrier(c.Ctx, f.Cluster); cerr != nil {
+			if cerr := service.ReadBarrier(c.Ctx, f.Cluster); cerr != nil {
 				return nil, cerr
 			}
 			role, err = f.Cluster.State().IAMEntity(state.KindRole, account, name)
