@@ -59,6 +59,7 @@ func StartBlockStorage(ctx context.Context, n *cluster.Node, dataDir string, log
 	}
 	b.server = &nbd.Server{Lookup: b.lookup, List: b.Exports, Logger: b.log}
 	go b.server.Serve(l)
+	go b.resyncLoop(ctx)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -161,6 +162,57 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 	b.mu.Unlock()
 	b.log.Info("serving volume", "volume", rec.ID, "epoch", rec.Epoch, "replicas", rec.Replicas)
 	return b.socket, rec.ID, nil
+}
+
+// resyncInterval is how often the primary looks for copies that are out and whose box
+// answers again.
+const resyncInterval = 2 * time.Second
+
+// resyncLoop brings copies that were put out (their box died or did not answer) back in
+// sync as soon as their box is live again: only the extents they missed are copied, while
+// the guest keeps writing.
+func (b *BlockStorage) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(resyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		vols := make([]*volume.Volume, 0, len(b.vols))
+		for _, v := range b.vols {
+			vols = append(vols, v)
+		}
+		b.mu.Unlock()
+		for _, v := range vols {
+			for _, st := range v.Status() {
+				if st.State == volume.InSync || st.Resyncing || (!st.Local && !b.node.MemberAlive(st.Name)) {
+					continue
+				}
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+				stats, err := v.Resync(rctx, st.Name)
+				cancel()
+				if err != nil {
+					b.log.Warn("volume copy resync failed; will retry", "volume", v.ID(), "replica", st.Name, "err", err)
+					continue
+				}
+				b.log.Info("volume copy back in sync", "volume", v.ID(), "replica", st.Name, "copied_extents", stats.Copied, "verified_extents", stats.Verified)
+			}
+		}
+	}
+}
+
+// Status reports the copies of each volume this box serves, for tests and status.
+func (b *BlockStorage) Status() map[string][]volume.ReplicaStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string][]volume.ReplicaStatus{}
+	for id, v := range b.vols {
+		out[id] = v.Status()
+	}
+	return out
 }
 
 // Unexport implements VolumeData.
