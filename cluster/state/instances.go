@@ -328,6 +328,9 @@ func applyReportInstance(tx *Txn, c *ReportInstance) (any, error) {
 	}
 	if in.State == InstanceTerminated {
 		in.PrivateIP = "" // the address goes back to the subnet
+		if err := releaseVolumes(tx, in.ID); err != nil {
+			return nil, err
+		}
 	}
 	if in.State != prev {
 		in.StateChange = c.Now

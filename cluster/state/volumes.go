@@ -361,6 +361,32 @@ func applyReportVolume(tx *Txn, c *ReportVolume) (any, error) {
 	return nil, tx.putVolume(&v)
 }
 
+// releaseVolumes detaches the volumes of an instance that terminated, as EC2 does: they
+// become available (their primary stops serving them once it sees), and those marked
+// DeleteOnTermination start deleting.
+func releaseVolumes(tx *Txn, instanceID string) error {
+	vols, err := list[Volume](tx.Txn, tableVolumes)
+	if err != nil {
+		return err
+	}
+	for _, o := range vols {
+		if o.Attachment == nil || o.Attachment.InstanceID != instanceID {
+			continue
+		}
+		v := *o
+		v.Replicas, v.Ready = slices.Clone(o.Replicas), slices.Clone(o.Ready)
+		deleteToo := o.Attachment.DeleteOnTermination
+		v.Attachment, v.Primary, v.State = nil, "", VolumeAvailable
+		if deleteToo {
+			v.State = VolumeDeleting
+		}
+		if err := tx.putVolume(&v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Volume returns one volume, or an error matching ErrNotFound.
 func (s *Store) Volume(id string) (*Volume, error) {
 	obj, err := s.ReadTxn().First(tableVolumes, "id", id)

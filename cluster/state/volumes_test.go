@@ -106,3 +106,42 @@ func TestVolumeLifecycle(t *testing.T) {
 		t.Fatalf("still there after both replicas dropped it: %v", err)
 	}
 }
+
+// TestVolumesOfATerminatedInstance: its volumes are detached (available again), and
+// those marked DeleteOnTermination go.
+func TestVolumesOfATerminatedInstance(t *testing.T) {
+	c := newComputeFSM(t, Box{Node: "a", Zone: "us-east-1a", VCPUs: 4, MemoryMiB: 8192, DiskGiB: 100})
+	res, err := c.run(1, 1, "us-east-1a", []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.IDs[0]
+	in, _ := c.f.store.Instance(id)
+	c.apply(&ReportInstance{ID: id, Node: "a", Generation: in.Generation, State: InstanceRunning})
+	for i, vid := range []string{"vol-keep", "vol-drop"} {
+		c.apply(&CreateVolume{Volume: Volume{ID: vid, Account: "111", Zone: "us-east-1a", SizeGiB: 1}, Replicas: 1, LiveNodes: []string{"a"}})
+		c.apply(&ReportVolume{ID: vid, Node: "a", Event: VolumeEventReady})
+		if r := c.apply(&AttachVolume{Account: "111", VolumeID: vid, InstanceID: id, Device: "/dev/sd" + string(rune('f'+i))}); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	// Mark one DeleteOnTermination, as RunInstances' block device mappings will.
+	v, _ := c.f.store.Volume("vol-drop")
+	nv := *v
+	a := *v.Attachment
+	a.DeleteOnTermination = true
+	nv.Attachment = &a
+	tx := &Txn{Txn: c.f.store.db.Load().Txn(true), Index: 999}
+	tx.putVolume(&nv)
+	tx.Commit()
+
+	c.apply(&SetInstances{Account: "111", IDs: []string{id}, Action: ActionTerminate})
+	in, _ = c.f.store.Instance(id)
+	c.apply(&ReportInstance{ID: id, Node: "a", Generation: in.Generation, State: InstanceTerminated})
+	if v, _ := c.f.store.Volume("vol-keep"); v.State != VolumeAvailable || v.Attachment != nil || v.Primary != "" {
+		t.Fatalf("volume of a terminated instance: %+v", v)
+	}
+	if v, _ := c.f.store.Volume("vol-drop"); v.State != VolumeDeleting {
+		t.Fatalf("DeleteOnTermination volume of a terminated instance: %+v", v)
+	}
+}
