@@ -120,13 +120,15 @@ func (q *request) createBucket() error {
 			return err
 		}
 	}
-	if loc := cfg.LocationConstraint; loc != nil && *loc != q.f.region && !(*loc == "" && q.f.region == "us-east-1") {
+	// A client configured for another region (aws --region us-west-2) names that region
+	// as the constraint: the cluster's one region serves it, as S3 answers for any region.
+	if loc := cfg.LocationConstraint; loc != nil && *loc != q.f.region && *loc != q.call.Region && !(*loc == "" && q.f.region == "us-east-1") {
 		if *loc == "" {
 			return errIllegalLocation
 		}
 		return errInvalidLocation.WithMessage("The %s location constraint is incompatible for the region specific endpoint this request was sent to.", *loc)
 	}
-	if cfg.LocationConstraint == nil && q.f.region != "us-east-1" && q.f.region != "" {
+	if cfg.LocationConstraint == nil && q.f.region != "us-east-1" && q.f.region != "" && q.call.Region != "us-east-1" {
 		// S3 insists on a matching constraint outside us-east-1.
 		return errIllegalLocation
 	}

@@ -34,6 +34,18 @@ func TestBucketLifecycle(t *testing.T) {
 	_, err = c.CreateBucket(ctx, &sdks3.CreateBucketInput{Bucket: aws.String("elsewhere"),
 		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}})
 	wantCode(t, err, "InvalidLocationConstraint", 400)
+	// A client configured for another region creates its buckets here all the same.
+	west := sdks3.New(sdks3.Options{Region: "us-west-2", BaseEndpoint: c.Options().BaseEndpoint, UsePathStyle: true, Credentials: c.Options().Credentials})
+	if _, err := west.CreateBucket(ctx, &sdks3.CreateBucketInput{Bucket: aws.String("west"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "us-west-2"}}); err != nil {
+		t.Fatalf("CreateBucket signed for us-west-2 with its constraint: %v", err)
+	}
+	if _, err := west.HeadBucket(ctx, &sdks3.HeadBucketInput{Bucket: aws.String("west")}); err != nil {
+		t.Fatalf("HeadBucket signed for us-west-2: %v", err)
+	}
+	if _, err := c.DeleteBucket(ctx, &sdks3.DeleteBucketInput{Bucket: aws.String("west")}); err != nil {
+		t.Fatal(err)
+	}
 
 	list, err := c.ListBuckets(ctx, &sdks3.ListBucketsInput{})
 	if err != nil || len(list.Buckets) != 1 || *list.Buckets[0].Name != "photos" {

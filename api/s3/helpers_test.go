@@ -139,7 +139,11 @@ func startEnv(t *testing.T, useTLS bool) *testEnv {
 		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		ip, _ := netip.ParseAddr(host)
-		call := &service.Call{Ctx: r.Context(), Caller: caller, RequestID: reqID, Region: "us-east-1",
+		region := res.Region // the region the client signed for, as the front door passes it
+		if region == "" {
+			region = "us-east-1"
+		}
+		call := &service.Call{Ctx: r.Context(), Caller: caller, RequestID: reqID, Region: region,
 			HTTP: r, SourceIP: ip, Authorizer: authz}
 		front.ServeS3(w, r, call)
 	})
