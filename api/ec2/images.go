@@ -133,26 +133,14 @@ func (f *front) describeImportImageTasks(c *service.Call, in *DescribeImportImag
 			return nil, errImportTaskNotFound("The import task ID '%s' is malformed", id)
 		}
 	}
-	list, _, err := f.st().ImportTasks(c.Caller.AccountID)
+	list, err := listWanting(f, c, in.ImportTaskIds, func(t *state.ImportTask) string { return t.ID },
+		func() ([]*state.ImportTask, error) {
+			l, _, err := f.st().ImportTasks(c.Caller.AccountID)
+			return l, err
+		},
+		func(id string) error { return errImportTaskNotFound("The import task ID '%s' does not exist", id) })
 	if err != nil {
 		return nil, err
-	}
-	has := func(id string) bool {
-		return slices.ContainsFunc(list, func(t *state.ImportTask) bool { return t.ID == id })
-	}
-	for _, id := range in.ImportTaskIds {
-		if !has(id) {
-			f.catchUp(c)
-			if list, _, err = f.st().ImportTasks(c.Caller.AccountID); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	for _, id := range in.ImportTaskIds {
-		if !has(id) {
-			return nil, errImportTaskNotFound("The import task ID '%s' does not exist", id)
-		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Created.Before(list[j].Created) })
 	var kept []ImportImageTask
@@ -250,26 +238,11 @@ func (f *front) describeImages(c *service.Call, in *DescribeImagesRequest) (*Des
 		}
 	}
 	acct := c.Caller.AccountID
-	list, err := f.visibleImages(c)
+	list, err := listWanting(f, c, in.ImageIds, func(im *state.Image) string { return im.ID },
+		func() ([]*state.Image, error) { return f.visibleImages(c) },
+		func(id string) error { return errAMINotFound("The image id '[%s]' does not exist", id) })
 	if err != nil {
 		return nil, err
-	}
-	missing := func() string {
-		for _, id := range in.ImageIds {
-			if !slices.ContainsFunc(list, func(im *state.Image) bool { return im.ID == id }) {
-				return id
-			}
-		}
-		return ""
-	}
-	if missing() != "" {
-		f.catchUp(c)
-		if list, err = f.visibleImages(c); err != nil {
-			return nil, err
-		}
-		if m := missing(); m != "" {
-			return nil, errAMINotFound("The image id '[%s]' does not exist", m)
-		}
 	}
 	ownerOK := func(im *state.Image) bool {
 		if len(in.Owners) == 0 {

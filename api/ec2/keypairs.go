@@ -206,32 +206,15 @@ func (f *front) describeKeyPairs(c *service.Call, in *DescribeKeyPairsRequest) (
 	if err != nil {
 		return nil, err
 	}
-	list, err := f.st().KeyPairs(c.Caller.AccountID)
+	listKeys := func() ([]*state.KeyPair, error) { return f.st().KeyPairs(c.Caller.AccountID) }
+	notFound := func(id string) error { return errKeyPairNotFound("The key pair '%s' does not exist", id) }
+	list, err := listWanting(f, c, in.KeyNames, func(k *state.KeyPair) string { return k.Name }, listKeys, notFound)
 	if err != nil {
 		return nil, err
 	}
-	// Names and IDs asked for by name must exist (after catching up: one made through
-	// another box a moment ago).
-	missing := func() string {
-		for _, n := range in.KeyNames {
-			if !slices.ContainsFunc(list, func(k *state.KeyPair) bool { return k.Name == n }) {
-				return n
-			}
-		}
-		for _, id := range in.KeyPairIds {
-			if !slices.ContainsFunc(list, func(k *state.KeyPair) bool { return k.ID == id }) {
-				return id
-			}
-		}
-		return ""
-	}
-	if missing() != "" {
-		f.catchUp(c)
-		if list, err = f.st().KeyPairs(c.Caller.AccountID); err != nil {
+	if len(in.KeyPairIds) > 0 {
+		if list, err = listWanting(f, c, in.KeyPairIds, func(k *state.KeyPair) string { return k.ID }, listKeys, notFound); err != nil {
 			return nil, err
-		}
-		if m := missing(); m != "" {
-			return nil, errKeyPairNotFound("The key pair '%s' does not exist", m)
 		}
 	}
 	out := &DescribeKeyPairsResult{KeyPairs: []KeyPairInfo{}}

@@ -180,26 +180,14 @@ func (f *front) describeVolumes(c *service.Call, in *DescribeVolumesRequest) (*D
 			return nil, errVolumeMalformed("Invalid id: \"%s\"", id)
 		}
 	}
-	list, _, err := f.st().Volumes(c.Caller.AccountID)
+	list, err := listWanting(f, c, in.VolumeIds, func(v *state.Volume) string { return v.ID },
+		func() ([]*state.Volume, error) {
+			l, _, err := f.st().Volumes(c.Caller.AccountID)
+			return l, err
+		},
+		func(id string) error { return errVolumeNotFound("The volume '%s' does not exist.", id) })
 	if err != nil {
 		return nil, err
-	}
-	missing := func() string {
-		for _, id := range in.VolumeIds {
-			if !slices.ContainsFunc(list, func(v *state.Volume) bool { return v.ID == id }) {
-				return id
-			}
-		}
-		return ""
-	}
-	if missing() != "" {
-		f.catchUp(c)
-		if list, _, err = f.st().Volumes(c.Caller.AccountID); err != nil {
-			return nil, err
-		}
-		if m := missing(); m != "" {
-			return nil, errVolumeNotFound("The volume '%s' does not exist.", m)
-		}
 	}
 	var kept []*state.Volume
 	for _, v := range list {
