@@ -2,9 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 )
 
@@ -24,20 +21,11 @@ func benchEC2(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "banyan-bench-ec2")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	cleanup, err := workDir(dir, bin, "banyan-bench-ec2")
+	if err != nil {
+		return err
 	}
-	if *bin == "" {
-		*bin = filepath.Join(*dir, "banyan")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/banyan").CombinedOutput(); err != nil {
-			return fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
-		}
-	}
+	defer cleanup()
 	if !*skipDescribe {
 		if err := describeBench(*bin, filepath.Join(*dir, "describe"), *records); err != nil {
 			return err

@@ -15,6 +15,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 )
 
 func main() {
@@ -39,4 +41,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "banyan-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// workDir fills in the --dir and --banyan flags every benchmark takes: a temporary
+// folder (removed by cleanup) when no dir is given, and a banyan built from this checkout
+// into it when no binary is.
+func workDir(dir, bin *string, name string) (cleanup func(), err error) {
+	cleanup = func() {}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", name)
+		if err != nil {
+			return cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(d) }
+		*dir = d
+	}
+	if *bin == "" {
+		*bin = filepath.Join(*dir, "banyan")
+		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/banyan").CombinedOutput(); err != nil {
+			cleanup()
+			return func() {}, fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
+		}
+	}
+	return cleanup, nil
 }

@@ -30,20 +30,11 @@ func benchRaft(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "banyan-bench")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	cleanup, err := workDir(dir, bin, "banyan-bench")
+	if err != nil {
+		return err
 	}
-	if *bin == "" {
-		*bin = filepath.Join(*dir, "banyan")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/banyan").CombinedOutput(); err != nil {
-			return fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
-		}
-	}
+	defer cleanup()
 
 	probe, err := diskSyncLatency(*dir, 1000)
 	if err != nil {

@@ -38,20 +38,11 @@ func benchS3(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "banyan-bench-s3")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*dir = d
+	cleanup, err := workDir(dir, bin, "banyan-bench-s3")
+	if err != nil {
+		return err
 	}
-	if *bin == "" {
-		*bin = filepath.Join(*dir, "banyan")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/banyan").CombinedOutput(); err != nil {
-			return fmt.Errorf("building banyan (run from the repository root or pass --banyan): %v\n%s", err, out)
-		}
-	}
+	defer cleanup()
 	// The best of three probes: a shared disk is noisy, and the aims are fractions of
 	// what the disk can do, so the disk gets the benefit of the doubt.
 	var wbw, rbw float64
