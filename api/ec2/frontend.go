@@ -86,7 +86,15 @@ func (f *front) handlers() map[string]service.Handler {
 		"DescribeVolumes":           handle(f.describeVolumes),
 		"AttachVolume":              handle(f.attachVolume),
 		"DetachVolume":              handle(f.detachVolume),
+		"DescribeVolumeStatus":      handle(f.describeVolumeStatus),
 		"DescribeRegions":           handle(f.describeRegions),
+		"DescribeVpcs":              handle(f.describeVpcs),
+		"DescribeVpcAttribute":      handle(f.describeVpcAttribute),
+		"DescribeSubnets":           handle(f.describeSubnets),
+		"DescribeSecurityGroups":    handle(f.describeSecurityGroups),
+		"DescribeNetworkInterfaces": handle(f.describeNetworkInterfaces),
+		"DescribeRouteTables":       handle(f.describeRouteTables),
+		"DescribeInternetGateways":  handle(f.describeInternetGateways),
 	}
 }
 

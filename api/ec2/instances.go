@@ -159,6 +159,7 @@ func (f *front) toInstance(in *state.Instance) Instance {
 		PrivateDnsName: ptr(""), PublicDnsName: ptr(""), Tags: tagList(in.Tags),
 		SecurityGroups: []GroupIdentifier{}, ClientToken: ptr(in.ClientToken),
 	}
+	f.setInstanceNetwork(&out, in)
 	if in.KeyName != "" {
 		out.KeyName = ptr(in.KeyName)
 	}

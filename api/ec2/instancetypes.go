@@ -138,7 +138,7 @@ func (f *front) describeAccountAttributes(c *service.Call, in *DescribeAccountAt
 		return nil, err
 	}
 	all := []struct{ name, value string }{
-		{"supported-platforms", "VPC"}, {"default-vpc", "none"}, {"max-instances", "1000"},
+		{"supported-platforms", "VPC"}, {"default-vpc", defaultVPCID(c.Caller.AccountID)}, {"max-instances", "1000"},
 		{"max-elastic-ips", "5"}, {"vpc-max-elastic-ips", "5"}, {"vpc-max-security-groups-per-interface", "5"},
 	}
 	out := &DescribeAccountAttributesResult{AccountAttributes: []AccountAttribute{}}

@@ -332,3 +332,76 @@ func (f *front) detachVolume(c *service.Call, in *DetachVolumeRequest) (*VolumeA
 	return &VolumeAttachment{VolumeId: ptr(v.ID), InstanceId: ptr(a.InstanceID), Device: ptr(a.Device),
 		State: ptr(state.AttachmentDetaching), AttachTime: ptr(a.AttachTime), DeleteOnTermination: ptr(a.DeleteOnTermination)}, nil
 }
+
+// describeVolumeStatus reports each volume's health as EC2's status checks do: ok while
+// every box holding a copy is up, warning (io-enabled still passed: the guest's I/O goes
+// on, on the copies left) while some are down, impaired when none is or the volume failed.
+func (f *front) describeVolumeStatus(c *service.Call, in *DescribeVolumeStatusRequest) (*DescribeVolumeStatusResult, error) {
+	if err := f.authorize(c, "DescribeVolumeStatus", in.DryRun); err != nil {
+		return nil, err
+	}
+	if len(in.VolumeIds) > 0 && in.MaxResults != nil {
+		return nil, errInvalidParameterCombo("The parameter volumeSet cannot be used with the parameter maxResults")
+	}
+	fs, err := parseFilters(in.Filters, "volume-status.status", "availability-zone", "volume-status.details-name", "volume-status.details-status")
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range in.VolumeIds {
+		if !volumeIDRE.MatchString(id) {
+			return nil, errVolumeMalformed("Invalid id: \"%s\"", id)
+		}
+	}
+	list, err := listWanting(f, c, in.VolumeIds, func(v *state.Volume) string { return v.ID },
+		func() ([]*state.Volume, error) {
+			l, _, err := f.st().Volumes(c.Caller.AccountID)
+			return l, err
+		},
+		func(id string) error { return errVolumeNotFound("The volume '%s' does not exist.", id) })
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, n := range f.deps.Live() {
+		live[n] = true
+	}
+	var kept []VolumeStatusItem
+	for _, v := range list {
+		if len(in.VolumeIds) > 0 && !slices.Contains(in.VolumeIds, v.ID) || v.State == state.VolumeDeleting {
+			continue
+		}
+		up := 0
+		for _, n := range v.Replicas {
+			if live[n] {
+				up++
+			}
+		}
+		status, io := "ok", "passed"
+		switch {
+		case v.State == state.VolumeError || up == 0:
+			status, io = "impaired", "failed"
+		case v.State == state.VolumeCreating:
+			status, io = "insufficient-data", "insufficient-data"
+		case up < len(v.Replicas):
+			status = "warning"
+		}
+		attrs := map[string]string{"volume-status.status": status, "availability-zone": v.Zone,
+			"volume-status.details-name": "io-enabled", "volume-status.details-status": io}
+		if !fs.match(func(name string) []string { return []string{attrs[name]} }, nil) {
+			continue
+		}
+		kept = append(kept, VolumeStatusItem{VolumeId: ptr(v.ID), AvailabilityZone: ptr(v.Zone),
+			VolumeStatus: &VolumeStatusInfo{Status: ptr(status), Details: []VolumeStatusDetails{
+				{Name: ptr("io-enabled"), Status: ptr(io)}, {Name: ptr("io-performance"), Status: ptr("not-applicable")}}},
+			Actions: []VolumeStatusAction{}, Events: []VolumeStatusEvent{}})
+	}
+	sort.Slice(kept, func(i, j int) bool { return *kept[i].VolumeId < *kept[j].VolumeId })
+	items, next, err := page(kept, in.MaxResults, in.NextToken, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	if items == nil {
+		items = []VolumeStatusItem{}
+	}
+	return &DescribeVolumeStatusResult{VolumeStatuses: items, NextToken: next}, nil
+}

@@ -50,6 +50,15 @@ func (f *front) liveZones() map[string]bool {
 	return out
 }
 
+// zoneIDs gives each zone (in the order zones lists them) its zone ID: use1-az1, ...
+func (f *front) zoneIDs(zones []string) map[string]string {
+	out := map[string]string{}
+	for i, z := range zones {
+		out[z] = regionCode(f.deps.Region) + "-az" + strconv.Itoa(i+1)
+	}
+	return out
+}
+
 // regionCode shortens a region name as EC2's zone IDs do: us-east-1 → use1.
 func regionCode(region string) string {
 	parts := strings.Split(region, "-")
@@ -76,6 +85,7 @@ func (f *front) describeAvailabilityZones(c *service.Call, in *DescribeAvailabil
 		return nil, err
 	}
 	zones := f.zones()
+	ids := f.zoneIDs(zones)
 	live := f.liveZones()
 	for _, z := range in.ZoneNames {
 		if !slices.Contains(zones, z) {
@@ -83,8 +93,8 @@ func (f *front) describeAvailabilityZones(c *service.Call, in *DescribeAvailabil
 		}
 	}
 	out := &DescribeAvailabilityZonesResult{AvailabilityZones: []AvailabilityZone{}}
-	for i, z := range zones {
-		id := regionCode(f.deps.Region) + "-az" + strconv.Itoa(i+1)
+	for _, z := range zones {
+		id := ids[z]
 		st := "available"
 		if len(live) > 0 && !live[z] {
 			st = "unavailable"
