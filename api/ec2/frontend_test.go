@@ -259,6 +259,14 @@ func TestRunAndChangeInstances(t *testing.T) {
 	if len(d.Reservations) != 0 {
 		t.Fatalf("running filter matched pending instances")
 	}
+	d = must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("vpc-id"), Values: []string{defaultVPCID(acct)}}}})))
+	if len(d.Reservations) != 1 || len(d.Reservations[0].Instances) != 2 {
+		t.Fatalf("DescribeInstances by vpc-id: %+v", d.Reservations)
+	}
+	d = must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("subnet-id"), Values: []string{defaultSubnetID(acct, "us-east-1a")}}}})))
+	if len(d.Reservations) != 1 || len(d.Reservations[0].Instances) != 1 {
+		t.Fatalf("DescribeInstances by subnet-id of one zone: %+v", d.Reservations)
+	}
 	_, err = c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}})
 	wantErr(t, err, "InvalidInstanceID.NotFound", 400)
 	_, err = c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{"bogus"}})

@@ -217,7 +217,8 @@ func (f *front) ownInstances(c *service.Call, ids []string) ([]*state.Instance, 
 }
 
 var instanceFilters = []string{"instance-id", "instance-state-name", "instance-state-code", "instance-type", "image-id",
-	"availability-zone", "private-ip-address", "reservation-id", "key-name", "tag-key"}
+	"availability-zone", "private-ip-address", "reservation-id", "key-name", "tag-key", "vpc-id", "subnet-id",
+	"network-interface.network-interface-id", "instance.group-id", "instance.group-name"}
 
 func (f *front) describeInstances(c *service.Call, in *DescribeInstancesRequest) (*DescribeInstancesResult, error) {
 	if err := f.authorize(c, "DescribeInstances", in.DryRun); err != nil {
@@ -288,6 +289,21 @@ func instanceAttr(in *state.Instance, name string) []string {
 		return []string{in.ReservationID}
 	case "key-name":
 		return []string{in.KeyName}
+	}
+	if !hasInterface(in) {
+		return nil
+	}
+	switch name {
+	case "vpc-id":
+		return []string{defaultVPCID(in.Account)}
+	case "subnet-id":
+		return []string{defaultSubnetID(in.Account, in.Zone)}
+	case "network-interface.network-interface-id":
+		return []string{networkInterfaceID(in.ID)}
+	case "instance.group-id":
+		return []string{defaultGroupID(in.Account)}
+	case "instance.group-name":
+		return []string{"default"}
 	}
 	return nil
 }
