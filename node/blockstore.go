@@ -137,7 +137,10 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 		return b.socket, rec.ID, nil
 	}
 	if cur != nil {
-		b.Unexport(rec.ID)
+		// An older epoch (another attach since) or a fenced volume: close it first.
+		if err := b.Unexport(rec.ID); err != nil {
+			b.log.Warn("closing the previous export of a volume", "volume", rec.ID, "epoch", cur.Epoch(), "err", err)
+		}
 	}
 	me := b.node.Name()
 	cfg := volume.Config{ID: rec.ID, Size: int64(rec.SizeGiB) << 30, Epoch: rec.Epoch, Logger: b.log,

@@ -180,12 +180,7 @@ func (f *front) describeVolumes(c *service.Call, in *DescribeVolumesRequest) (*D
 			return nil, errVolumeMalformed("Invalid id: \"%s\"", id)
 		}
 	}
-	list, err := listWanting(f, c, in.VolumeIds, func(v *state.Volume) string { return v.ID },
-		func() ([]*state.Volume, error) {
-			l, _, err := f.st().Volumes(c.Caller.AccountID)
-			return l, err
-		},
-		func(id string) error { return errVolumeNotFound("The volume '%s' does not exist.", id) })
+	list, err := f.ownVolumes(c, in.VolumeIds)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +237,17 @@ func volumeAttr(v *state.Volume, name string) []string {
 		return []string{strconv.FormatBool(a.DeleteOnTermination)}
 	}
 	return nil
+}
+
+// ownVolumes lists the caller's volumes, making sure the IDs asked for are among them
+// (malformed ones were refused before).
+func (f *front) ownVolumes(c *service.Call, ids []string) ([]*state.Volume, error) {
+	return listWanting(f, c, ids, func(v *state.Volume) string { return v.ID },
+		func() ([]*state.Volume, error) {
+			l, _, err := f.st().Volumes(c.Caller.AccountID)
+			return l, err
+		},
+		func(id string) error { return errVolumeNotFound("The volume '%s' does not exist.", id) })
 }
 
 // ownVolume checks a volume ID and finds it among the caller's, catching up once.
@@ -352,12 +358,7 @@ func (f *front) describeVolumeStatus(c *service.Call, in *DescribeVolumeStatusRe
 			return nil, errVolumeMalformed("Invalid id: \"%s\"", id)
 		}
 	}
-	list, err := listWanting(f, c, in.VolumeIds, func(v *state.Volume) string { return v.ID },
-		func() ([]*state.Volume, error) {
-			l, _, err := f.st().Volumes(c.Caller.AccountID)
-			return l, err
-		},
-		func(id string) error { return errVolumeNotFound("The volume '%s' does not exist.", id) })
+	list, err := f.ownVolumes(c, in.VolumeIds)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-// Command boxlab runs a box lab (package boxlab) for a person at a shell, as root:
+// Package main is the boxlab command: it runs a box lab (package boxlab) for a person at a shell, as root:
 //
 //	boxlab up [-n N] [-banyan PATH] [-no-libvirt] [-accel tcg] [-f] [-- SERVER-FLAG...]
 //	boxlab down [ID...]
