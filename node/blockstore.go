@@ -14,6 +14,7 @@ import (
 
 	"github.com/banyancloud/banyan/blockstore/nbd"
 	"github.com/banyancloud/banyan/blockstore/replica"
+	"github.com/banyancloud/banyan/blockstore/snapshot"
 	"github.com/banyancloud/banyan/blockstore/volume"
 	"github.com/banyancloud/banyan/cluster"
 	"github.com/banyancloud/banyan/cluster/state"
@@ -31,6 +32,10 @@ type BlockStorage struct {
 
 	mu   sync.Mutex
 	vols map[string]*volume.Volume
+	// Snapshots (blockstore_snapshots.go): the object store's snapshot data, and the
+	// frozen views of snapshots being taken here by ID.
+	snaps  snapshot.Store
+	frozen map[string]*frozenView
 }
 
 // StartBlockStorage opens the box's volume store, mounts its node RPC and starts the
@@ -47,7 +52,7 @@ func StartBlockStorage(ctx context.Context, n *cluster.Node, dataDir string, log
 		return nil, err
 	}
 	b := &BlockStorage{node: n, store: store, socket: filepath.Join(run, "nbd.sock"), log: log.With("sub", "blockstore"),
-		vols: map[string]*volume.Volume{}}
+		vols: map[string]*volume.Volume{}, frozen: map[string]*frozenView{}}
 	os.Remove(b.socket)
 	l, err := net.Listen("unix", b.socket)
 	if err != nil {
@@ -142,6 +147,26 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 			b.log.Warn("closing the previous export of a volume", "volume", rec.ID, "epoch", cur.Epoch(), "err", err)
 		}
 	}
+	cfg, err := b.volumeConfig(ctx, rec)
+	if err != nil {
+		return "", "", err
+	}
+	v, err := volume.Open(ctx, cfg)
+	if err != nil {
+		return "", "", fmt.Errorf("opening %s as its primary: %w", rec.ID, err)
+	}
+	// Snapshots handed to this box by the attach freeze before the guest writes.
+	b.freezePending(rec, v)
+	b.mu.Lock()
+	b.vols[rec.ID] = v
+	b.mu.Unlock()
+	b.log.Info("serving volume", "volume", rec.ID, "epoch", rec.Epoch, "replicas", rec.Replicas)
+	return b.socket, rec.ID, nil
+}
+
+// volumeConfig describes a volume to open as its primary here: a copy on every replica
+// box, filled from its snapshot if it was made from one and is not filled yet.
+func (b *BlockStorage) volumeConfig(ctx context.Context, rec *state.Volume) (volume.Config, error) {
 	me := b.node.Name()
 	cfg := volume.Config{ID: rec.ID, Size: int64(rec.SizeGiB) << 30, Epoch: rec.Epoch, Logger: b.log,
 		Live: func(name string) bool { return name == me || b.node.MemberAlive(name) }}
@@ -152,19 +177,11 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 		}
 		n, err := b.node.State().Node(name)
 		if err != nil {
-			return "", "", fmt.Errorf("replica box %s of %s: %w", name, rec.ID, err)
+			return cfg, fmt.Errorf("replica box %s of %s: %w", name, rec.ID, err)
 		}
 		cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: replica.NewRemote(b.node.RPCClient(), "https://"+n.Addr)})
 	}
-	v, err := volume.Open(ctx, cfg)
-	if err != nil {
-		return "", "", fmt.Errorf("opening %s as its primary: %w", rec.ID, err)
-	}
-	b.mu.Lock()
-	b.vols[rec.ID] = v
-	b.mu.Unlock()
-	b.log.Info("serving volume", "volume", rec.ID, "epoch", rec.Epoch, "replicas", rec.Replicas)
-	return b.socket, rec.ID, nil
+	return cfg, b.fillSource(ctx, rec, &cfg)
 }
 
 // resyncInterval is how often the primary looks for copies that are out and whose box
@@ -224,7 +241,7 @@ func (b *BlockStorage) Unexport(id string) error {
 	v := b.vols[id]
 	delete(b.vols, id)
 	b.mu.Unlock()
-	if v == nil {
+	if v == nil || b.keepForSnapshot(v) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

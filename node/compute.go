@@ -14,6 +14,7 @@ import (
 
 	"github.com/banyancloud/banyan/cluster"
 	"github.com/banyancloud/banyan/cluster/state"
+	"github.com/banyancloud/banyan/netctl"
 	"github.com/banyancloud/banyan/node/hypervisor"
 	"github.com/banyancloud/banyan/objectstore"
 )
@@ -82,6 +83,9 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 		if err := c.startNetwork(ctx, cfg.Region); err != nil {
 			c.log.Error("instances on this box get no network", "err", err)
 			cfg.Bridge = ""
+		} else if gw, err := netctl.Gateway(cfg.Zone); err == nil {
+			// Security groups (node/firewall.go).
+			go Converge(ctx, newFirewallController(cfg.Node, gw.Addr(), c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 		}
 	}
 	if cfg.Hypervisor != nil {
@@ -95,6 +99,9 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 			vc.hv = dh
 		}
 		go Converge(ctx, vc, ConvergeOptions{Logger: c.log, Resync: 10 * time.Second})
+		if sd, ok := cfg.Volumes.(snapshotStorage); ok && cfg.Objects != nil {
+			startSnapshots(ctx, cfg.Node, sd, cfg.Objects, c.log)
+		}
 	}
 	return c
 }

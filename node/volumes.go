@@ -124,6 +124,9 @@ func (c *volumeController) Reconcile(ctx context.Context, id string) error {
 			return err
 		}
 		if !slices.Contains(v.Ready, me) {
+			if err := c.markUnfilled(v); err != nil {
+				return err
+			}
 			return c.report(ctx, v, state.VolumeEventReady, "")
 		}
 	case c.data.HasReplica(id):

@@ -51,6 +51,9 @@ func MapError(err error) *awserr.Error {
 	}
 	var se *state.Error
 	if errors.As(err, &se) {
+		if ae := securityGroupError(se); ae != nil {
+			return ae
+		}
 		switch se.Code {
 		case state.CodeInsufficientCapacity:
 			return errInsufficientCapacity("%s", se.Message)

@@ -87,6 +87,14 @@ func (f *front) handlers() map[string]service.Handler {
 		"AttachVolume":              handle(f.attachVolume),
 		"DetachVolume":              handle(f.detachVolume),
 		"DescribeVolumeStatus":      handle(f.describeVolumeStatus),
+		"CreateSnapshot":            handle(f.createSnapshot),
+		"CreateSnapshots":           handle(f.createSnapshots),
+		"DeleteSnapshot":            handle(f.deleteSnapshot),
+		"DescribeSnapshots":         handle(f.describeSnapshots),
+		"CopySnapshot":              handle(f.copySnapshot),
+		"DescribeSnapshotAttribute": handle(f.describeSnapshotAttribute),
+		"ModifySnapshotAttribute":   handle(f.modifySnapshotAttribute),
+		"ResetSnapshotAttribute":    handle(f.resetSnapshotAttribute),
 		"DescribeRegions":           handle(f.describeRegions),
 		"DescribeVpcs":              handle(f.describeVpcs),
 		"DescribeVpcAttribute":      handle(f.describeVpcAttribute),
@@ -95,6 +103,15 @@ func (f *front) handlers() map[string]service.Handler {
 		"DescribeNetworkInterfaces": handle(f.describeNetworkInterfaces),
 		"DescribeRouteTables":       handle(f.describeRouteTables),
 		"DescribeInternetGateways":  handle(f.describeInternetGateways),
+		// Security groups (securitygroups.go).
+		"CreateSecurityGroup":             handle(f.createSecurityGroup),
+		"DeleteSecurityGroup":             handle(f.deleteSecurityGroup),
+		"AuthorizeSecurityGroupIngress":   handle(f.authorizeSecurityGroupIngress),
+		"AuthorizeSecurityGroupEgress":    handle(f.authorizeSecurityGroupEgress),
+		"RevokeSecurityGroupIngress":      handle(f.revokeSecurityGroupIngress),
+		"RevokeSecurityGroupEgress":       handle(f.revokeSecurityGroupEgress),
+		"DescribeSecurityGroupRules":      handle(f.describeSecurityGroupRules),
+		"ModifyNetworkInterfaceAttribute": handle(f.modifyNetworkInterfaceAttribute),
 	}
 }
 

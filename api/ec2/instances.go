@@ -98,6 +98,10 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 	if err != nil {
 		return nil, err
 	}
+	groups, err := f.launchGroups(c, in.SecurityGroupIds, in.SecurityGroups)
+	if err != nil {
+		return nil, err
+	}
 	reservation := f.deps.NewID("r-")
 	var batch []state.Instance
 	for i := range int(in.MaxCount) {
@@ -106,6 +110,7 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 			ID: id, Account: acct, ReservationID: reservation, ImageID: im.ID, InstanceType: it.Name,
 			KeyName: keyName, VCPUs: it.VCPUs, MemoryMiB: it.MemoryMiB, UserData: userData,
 			ClientToken: deref(in.ClientToken), LaunchIndex: i, Tags: tags, Zone: zone, MAC: macOf(id),
+			SecurityGroups: groups,
 		})
 	}
 	var rr state.RunResult
@@ -301,7 +306,7 @@ func instanceAttr(in *state.Instance, name string) []string {
 	case "network-interface.network-interface-id":
 		return []string{networkInterfaceID(in.ID)}
 	case "instance.group-id":
-		return []string{defaultGroupID(in.Account)}
+		return in.GroupIDs()
 	case "instance.group-name":
 		return []string{"default"}
 	}

@@ -185,7 +185,7 @@ func (f *front) describeInstanceAttribute(c *service.Call, in *DescribeInstanceA
 	case "sourceDestCheck":
 		out.SourceDestCheck = &AttributeBooleanValue{Value: ptr(true)}
 	case "groupSet":
-		out.Groups = []GroupIdentifier{}
+		out.Groups = f.instanceGroups(inst)
 	case "ebsOptimized":
 		out.EbsOptimized = &AttributeBooleanValue{Value: ptr(false)}
 	case "enaSupport":
@@ -208,6 +208,13 @@ func (f *front) modifyInstanceAttribute(c *service.Call, in *ModifyInstanceAttri
 	}
 	if _, err := f.ownInstances(c, []string{in.InstanceId}); err != nil {
 		return nil, err
+	}
+	if len(in.Groups) > 0 || deref(in.Attribute) == "groupSet" {
+		groups := in.Groups
+		if len(groups) == 0 && deref(in.Value) != "" {
+			groups = []string{deref(in.Value)}
+		}
+		return nil, f.setInstanceGroups(c, in.InstanceId, groups)
 	}
 	cmd := &state.ModifyInstance{Account: c.Caller.AccountID, ID: in.InstanceId}
 	// Two spellings: the typed member, or Attribute + Value.
@@ -238,7 +245,7 @@ func (f *front) modifyInstanceAttribute(c *service.Call, in *ModifyInstanceAttri
 		return nil, errInvalidParameterValue("Modifying the attribute %s is not supported by this cloud", a)
 	}
 	switch {
-	case in.SourceDestCheck != nil, in.DisableApiStop != nil, in.Kernel != nil, in.Ramdisk != nil, len(in.Groups) > 0,
+	case in.SourceDestCheck != nil, in.DisableApiStop != nil, in.Kernel != nil, in.Ramdisk != nil,
 		in.EbsOptimized != nil, in.SriovNetSupport != nil, in.EnaSupport != nil, len(in.BlockDeviceMappings) > 0,
 		in.InstanceInitiatedShutdownBehavior != nil:
 		return nil, errInvalidParameterValue("Only instanceType, userData and disableApiTermination can be modified here")

@@ -22,6 +22,8 @@ func resourceType(id string) string {
 		return "import-image-task"
 	case strings.HasPrefix(id, "vol-"):
 		return "volume"
+	case strings.HasPrefix(id, "snap-"):
+		return "snapshot"
 	}
 	return ""
 }
@@ -174,6 +176,15 @@ func (f *front) describeTags(c *service.Call, in *DescribeTagsRequest) (*Describ
 	}
 	for _, x := range vols {
 		add(x.ID, x.Tags)
+	}
+	snaps, _, err := f.st().Snapshots()
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range snaps {
+		if x.Account == acct && x.State != state.SnapshotDeleting {
+			add(x.ID, x.Tags)
+		}
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if *all[i].ResourceId != *all[j].ResourceId {

@@ -91,8 +91,16 @@ func (f *front) createVolume(c *service.Call, in *CreateVolumeRequest) (*Volume,
 	if !slices.Contains(f.zones(), zone) {
 		return nil, errInvalidParameterValue("Invalid availability zone: [%s]", zone)
 	}
-	if deref(in.SnapshotId) != "" {
-		return nil, errSnapshotNotFound("The snapshot '%s' does not exist.", deref(in.SnapshotId))
+	var snap *state.Snapshot
+	if id := deref(in.SnapshotId); id != "" {
+		s, err := f.visibleSnapshot(c, id, false)
+		if err != nil {
+			return nil, err
+		}
+		if s.State != state.SnapshotCompleted {
+			return nil, errIncorrectVolState("Snapshot '%s' is not 'completed'; it is %s.", s.ID, s.State)
+		}
+		snap = s
 	}
 	if deref(in.Encrypted) || deref(in.KmsKeyId) != "" {
 		return nil, errInvalidParameterValue("Encrypted volumes are not supported by this cloud")
@@ -108,10 +116,18 @@ func (f *front) createVolume(c *service.Call, in *CreateVolumeRequest) (*Volume,
 	if !ok {
 		return nil, errInvalidParameterValue("Value (%s) for parameter volumeType is invalid. Valid values are standard, io1, io2, gp2, gp3, sc1, st1.", typ)
 	}
-	if in.Size == nil {
+	if in.Size == nil && snap == nil {
 		return nil, errMissingParameter("The request must contain the parameter size or snapshotId")
 	}
-	size := int(*in.Size)
+	var size int
+	if in.Size != nil {
+		size = int(*in.Size)
+	} else {
+		size = snap.VolumeSizeGiB
+	}
+	if snap != nil && size < snap.VolumeSizeGiB {
+		return nil, errInvalidParameterValue("Volume of %dGiB is smaller than snapshot '%s', expect size >= %dGiB", size, snap.ID, snap.VolumeSizeGiB)
+	}
 	if size < lim.minGiB || size > lim.maxGiB {
 		return nil, errInvalidParameterValue("Volume of %dGiB is out of range for %s volumes (%d-%d GiB).", size, typ, lim.minGiB, lim.maxGiB)
 	}
@@ -132,9 +148,9 @@ func (f *front) createVolume(c *service.Call, in *CreateVolumeRequest) (*Volume,
 		return nil, err
 	}
 	v := state.Volume{ID: f.deps.NewID("vol-"), Account: c.Caller.AccountID, Zone: zone, SizeGiB: size,
-		VolumeType: typ, Iops: iops, Throughput: thr, CreateTime: f.deps.Now(), Tags: tags}
+		VolumeType: typ, Iops: iops, Throughput: thr, CreateTime: f.deps.Now(), Tags: tags, SnapshotID: deref(in.SnapshotId)}
 	if _, err := f.cluster.Apply(c.Ctx, &state.CreateVolume{Volume: v, Replicas: f.replicaCount(zone), LiveNodes: f.deps.Live()}, nil); err != nil {
-		return nil, volErr(err)
+		return nil, snapErr(err)
 	}
 	v.State = state.VolumeCreating
 	out := f.toVolume(&v)

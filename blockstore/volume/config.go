@@ -44,6 +44,9 @@ type Config struct {
 	// out is not acknowledged until Report accepted that; an error fails
 	// the write. The box agent records it through Raft.
 	Report func(ctx context.Context, name string, inSync bool) error
+	// Fill, for a volume created from a snapshot, gives the extents the copies
+	// have not got yet (see FillSource).
+	Fill FillSource
 	// CallTimeout bounds each call to one copy (default 10 s): a copy that
 	// takes longer is put out.
 	CallTimeout time.Duration

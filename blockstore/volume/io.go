@@ -30,6 +30,9 @@ func (v *Volume) WriteAt(ctx context.Context, p []byte, off int64, fua bool) err
 	if err := v.checkRange(off, int64(len(p))); err != nil {
 		return err
 	}
+	if err := v.ensureFilled(ctx, off, int64(len(p))); err != nil {
+		return err
+	}
 	for len(p) > 0 {
 		n := min(len(p), replica.MaxIO)
 		chunk := p[:n]
@@ -58,6 +61,9 @@ func (v *Volume) WriteZeroes(ctx context.Context, off, length int64, fua bool) e
 	if length == 0 {
 		return v.usable()
 	}
+	if err := v.ensureFilled(ctx, off, length); err != nil {
+		return err
+	}
 	return v.mutate(ctx, off, length, fua, func(ctx context.Context, h replica.Holder) error {
 		return h.Zero(ctx, v.cfg.ID, v.cfg.Epoch, off, length, fua)
 	})
@@ -66,6 +72,11 @@ func (v *Volume) WriteZeroes(ctx context.Context, off, length int64, fua bool) e
 // mutate runs one write-like call on the copies under the units' locks and
 // decides its acknowledgment (package doc).
 func (v *Volume) mutate(ctx context.Context, off, n int64, fua bool, send func(ctx context.Context, h replica.Holder) error) error {
+	return v.mutateOpt(ctx, off, n, fua, true, send)
+}
+
+// mutateOpt is mutate; with preserve, frozen views save what the write changes first.
+func (v *Volume) mutateOpt(ctx context.Context, off, n int64, fua, preserve bool, send func(ctx context.Context, h replica.Holder) error) error {
 	if err := v.usable(); err != nil {
 		return err
 	}
@@ -73,6 +84,9 @@ func (v *Volume) mutate(ctx context.Context, off, n int64, fua bool, send func(c
 	defer unlock()
 	if err := v.usable(); err != nil {
 		return err
+	}
+	if preserve {
+		v.preserve(ctx, off, n)
 	}
 	v.mu.Lock()
 	targets := v.withState(InSync, CatchingUp)
@@ -123,6 +137,9 @@ func (v *Volume) ReadAt(ctx context.Context, p []byte, off int64) error {
 		return err
 	}
 	if err := v.checkRange(off, int64(len(p))); err != nil {
+		return err
+	}
+	if err := v.ensureFilled(ctx, off, int64(len(p))); err != nil {
 		return err
 	}
 	v.mu.Lock()

@@ -63,6 +63,9 @@ type Volume struct {
 	mu        sync.Mutex // guards the members' state and dirty sets, unflushed
 	members   []*member
 	unflushed replica.ExtentSet // extents written without FUA since the last Flush
+	views     []*View           // frozen views being read (freeze.go)
+	unfilled  replica.ExtentSet // extents still to be filled from Config.Fill (fill.go)
+	fillMu    sync.Mutex        // one fill at a time
 
 	fenced atomic.Bool
 	closed atomic.Bool
@@ -131,6 +134,7 @@ func Open(ctx context.Context, cfg Config) (*Volume, error) {
 	}
 	v.size.Store(size)
 	all := replica.Run{First: 0, Count: replica.Extents(size)}
+	v.loadUnfilled(dirties, errs, all.Count)
 	for i, m := range v.members {
 		switch {
 		case errs[i] != nil:

@@ -45,6 +45,19 @@ const (
 	CmdDetachVolume    CommandType = 33
 	CmdReportVolume    CommandType = 34
 	CmdModifyInstance  CommandType = 35
+	// EBS snapshots (snapshots.go).
+	CmdCreateSnapshot       CommandType = 40
+	CmdReportSnapshot       CommandType = 41
+	CmdDeleteSnapshot       CommandType = 42
+	CmdSetSnapshotAttribute CommandType = 43
+	CmdReportVolumeFilled   CommandType = 44
+	// Security groups (securitygroups.go).
+	CmdCreateSecurityGroup         CommandType = 50
+	CmdDeleteSecurityGroup         CommandType = 51
+	CmdAuthorizeSecurityGroupRules CommandType = 52
+	CmdRevokeSecurityGroupRules    CommandType = 53
+	CmdSetInstanceGroups           CommandType = 54
+	CmdEnsureDefaultSecurityGroup  CommandType = 55
 )
 
 // Command is a typed change to the state.

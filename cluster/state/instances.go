@@ -31,6 +31,8 @@ type Instance struct {
 	Node      string
 	PrivateIP string
 	MAC       string
+	// SecurityGroups are the IDs of the instance's security groups (GroupIDs).
+	SecurityGroups []string
 
 	// Desired is running, stopped or terminated; Generation counts its changes so that a
 	// box's report about an older intent is ignored. RebootSeq counts RebootInstances.
@@ -189,6 +191,9 @@ func applyRunInstances(tx *Txn, c *RunInstances) (any, error) {
 			return nil, err
 		} else if old != nil {
 			return nil, Errorf(CodeAlreadyExists, "instance %s exists", in.ID)
+		}
+		if err := prepareInstanceGroups(tx, &in); err != nil {
+			return nil, err
 		}
 		box, err := sched.place(&in)
 		if err != nil {

@@ -44,6 +44,11 @@ func taggable(id string) (table, index string, tags func(any) (map[string]string
 	case strings.HasPrefix(id, "vol-"):
 		return tableVolumes, "id", func(o any) (map[string]string, string) { return o.(*Volume).Tags, o.(*Volume).Account },
 			func(o any, t map[string]string) any { c := *o.(*Volume); c.Tags = t; return &c }
+	case strings.HasPrefix(id, "snap-"):
+		return tableSnapshots, "id", func(o any) (map[string]string, string) { return o.(*Snapshot).Tags, o.(*Snapshot).Account },
+			func(o any, t map[string]string) any { c := *o.(*Snapshot); c.Tags = t; return &c }
+	case strings.HasPrefix(id, "sg-"):
+		return tableSecurityGroups, "id", securityGroupTags, setSecurityGroupTags
 	case strings.HasPrefix(id, "import-ami-"):
 		return tableImportTasks, "id", func(o any) (map[string]string, string) { return o.(*ImportTask).Tags, o.(*ImportTask).Account },
 			func(o any, t map[string]string) any { c := *o.(*ImportTask); c.Tags = t; return &c }

@@ -22,6 +22,8 @@ type Volume struct {
 	Iops       int
 	Throughput int
 	SnapshotID string
+	// Filled: a volume made from SnapshotID holds every extent of it now.
+	Filled     bool
 	CreateTime time.Time
 	Tags       map[string]string
 
@@ -164,6 +166,11 @@ func applyCreateVolume(tx *Txn, c *CreateVolume) (any, error) {
 	} else if old != nil {
 		return nil, Errorf(CodeAlreadyExists, "volume %s exists", v.ID)
 	}
+	if v.SnapshotID != "" {
+		if err := checkVolumeSource(tx, &v); err != nil {
+			return nil, err
+		}
+	}
 	boxes, err := list[Box](tx.Txn, tableBoxes)
 	if err != nil {
 		return nil, err
@@ -295,6 +302,9 @@ func applyAttachVolume(tx *Txn, c *AttachVolume) (any, error) {
 	}
 	v.Attachment = &VolumeAttachment{InstanceID: in.ID, Device: c.Device, State: AttachmentAttaching, AttachTime: c.Now}
 	v.State, v.Primary, v.Epoch = VolumeInUse, in.Node, v.Epoch+1
+	if err := handOverSnapshots(tx, v); err != nil {
+		return nil, err
+	}
 	return nil, tx.putVolume(v)
 }
 
