@@ -42,6 +42,9 @@ type memberEvents struct {
 	mu      sync.Mutex
 	records map[string]memberRecord
 	wake    chan struct{}
+	// alive is told the node RPC address of a member gossip reports alive, so that
+	// older evidence of failed calls is checked again at once.
+	alive func(rpcAddr string)
 }
 
 func newMemberEvents() *memberEvents {
@@ -58,6 +61,9 @@ func (e *memberEvents) record(n *memberlist.Node, status string) {
 	e.mu.Lock()
 	e.records[n.Name] = memberRecord{status: status, meta: meta, gossip: n.Address(), since: time.Now()}
 	e.mu.Unlock()
+	if status == StatusAlive && meta.Addr != "" && e.alive != nil {
+		e.alive(meta.Addr)
+	}
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -104,6 +110,7 @@ func (n *Node) startGossip() error {
 		return err
 	}
 	n.events = newMemberEvents()
+	n.events.alive = n.reach.recheck
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = n.cfg.Name
 	mc.BindAddr = n.cfg.BindAddr

@@ -23,12 +23,38 @@ type rpcEvidence struct {
 }
 
 // reachability records the last success and the last failure of node RPC per address.
+// A failure also asks the prober to check the box again at once (kick), on a fresh
+// connection: one call that died on a connection the far box had dropped (it restarted,
+// or a partition healed) must not make the box look down for a whole evidence period.
 type reachability struct {
-	mu sync.Mutex
-	m  map[string]rpcEvidence
+	mu       sync.Mutex
+	m        map[string]rpcEvidence
+	lastKick map[string]time.Time
+	kick     chan string
 }
 
-func newReachability() *reachability { return &reachability{m: map[string]rpcEvidence{}} }
+func newReachability() *reachability {
+	return &reachability{m: map[string]rpcEvidence{}, lastKick: map[string]time.Time{}, kick: make(chan string, 64)}
+}
+
+// kickGap bounds how often one box's failures start an immediate probe.
+const kickGap = 200 * time.Millisecond
+
+// recheck asks the prober to ping addr now, at most once per kickGap; it never blocks.
+func (r *reachability) recheck(addr string) {
+	now := time.Now()
+	r.mu.Lock()
+	if now.Sub(r.lastKick[addr]) < kickGap {
+		r.mu.Unlock()
+		return
+	}
+	r.lastKick[addr] = now
+	r.mu.Unlock()
+	select {
+	case r.kick <- addr:
+	default:
+	}
+}
 
 func (r *reachability) record(addr string, ok bool) {
 	now := time.Now()
@@ -63,9 +89,11 @@ func (r *reachability) verdict(addr string) int {
 }
 
 // observingTransport records the outcome of every node RPC round trip. A call the
-// caller cancelled says nothing about the box and is not recorded.
+// caller cancelled says nothing about the box and is not recorded. A failed call drops
+// the box's idle connections (they may be as dead as the one that failed) and asks for
+// a fresh probe, unless it was a probe.
 type observingTransport struct {
-	next  http.RoundTripper
+	next  *peerTransports
 	reach *reachability
 }
 
@@ -77,26 +105,60 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	case errors.Is(err, context.Canceled) || req.Context().Err() == context.Canceled:
 	default:
 		t.reach.record(req.URL.Host, false)
+		t.next.dropIdle(req.URL.Host)
+		if req.URL.Path != pingPath {
+			t.reach.recheck(req.URL.Host)
+		}
 	}
 	return resp, err
 }
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the pools.
+func (t *observingTransport) CloseIdleConnections() { t.next.CloseIdleConnections() }
+
+const pingPath = "/v1/ping"
 
 // probeLoop asks, once per probe period, every registered box that is not plainly
 // alive (gossip says dead or does not know it, or its last RPC failed) whether it
 // answers node RPC. It is what keeps the evidence fresh for boxes nothing else calls.
 func (n *Node) probeLoop() {
-	period := 4 * n.cfg.Timing.ProbeInterval
+	period := 2 * n.cfg.Timing.ProbeInterval
 	if period <= 0 {
-		period = 2 * time.Second
+		period = time.Second
 	}
 	inflight := map[string]bool{}
 	var mu sync.Mutex
+	probe := func(addr string) {
+		mu.Lock()
+		busy := inflight[addr]
+		inflight[addr] = true
+		mu.Unlock()
+		if busy {
+			return
+		}
+		go func() {
+			defer func() { mu.Lock(); delete(inflight, addr); mu.Unlock() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*period)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+pingPath, nil)
+			if err != nil {
+				return
+			}
+			resp, err := n.rpc.http.Do(req) // the transport records the outcome
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-n.shutdownCh:
 			return
+		case addr := <-n.reach.kick:
+			probe(addr)
+			continue
 		case <-tick.C:
 		}
 		nodes, err := n.store.Nodes()
@@ -111,27 +173,7 @@ func (n *Node) probeLoop() {
 			if gossipAlive[rec.Name] && n.reach.verdict(rec.Addr) >= 0 {
 				continue
 			}
-			mu.Lock()
-			busy := inflight[rec.Addr]
-			inflight[rec.Addr] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			addr := rec.Addr
-			go func() {
-				defer func() { mu.Lock(); delete(inflight, addr); mu.Unlock() }()
-				ctx, cancel := context.WithTimeout(context.Background(), period)
-				defer cancel()
-				req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/v1/ping", nil)
-				if err != nil {
-					return
-				}
-				resp, err := n.rpc.http.Do(req) // the transport records the outcome
-				if err == nil {
-					resp.Body.Close()
-				}
-			}()
+			probe(rec.Addr)
 		}
 	}
 }

@@ -100,7 +100,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	go func() { defer n.wg.Done(); n.mux.Serve() }()
 
 	n.rpc = newRPCClient(n.dialer, cfg.Identity.ClientConfig())
-	n.rpc.http.Transport = &observingTransport{next: n.rpc.http.Transport, reach: n.reach}
+	n.rpc.http.Transport = &observingTransport{next: n.rpc.peers, reach: n.reach}
 	n.serve(mux.KindRPC, n.rpcHandler())
 	n.serve(mux.KindJoin, n.joinHandler())
 	n.ops.HandleFunc("GET /v1/status", n.handleStatus)

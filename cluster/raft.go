@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -104,11 +106,33 @@ type streamLayer struct {
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
+// Dial connects to a Raft peer. A box that is down refuses at once, and Raft counts
+// every refused call as a failure and backs off exponentially (up to 10 s between tries
+// of log replication), so a follower back from a restart would wait seconds for its log
+// and every write through it would wait with it. So a refused dial is retried every
+// refusedRetry for up to refusedWait: failures then pile up at the pace of the wait, and
+// a box that comes back is reached within one retry.
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return s.dialer.Dial(ctx, string(addr), mux.KindRaft, s.tls)
+	give := time.Now().Add(min(timeout, refusedWait))
+	for {
+		conn, err := s.dialer.Dial(ctx, string(addr), mux.KindRaft, s.tls)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().Add(refusedRetry).After(give) {
+			return conn, err
+		}
+		select {
+		case <-time.After(refusedRetry):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
+
+const (
+	refusedRetry = 100 * time.Millisecond
+	refusedWait  = 2 * time.Second
+)
 
 // newHCLogger routes hashicorp's hclog output into slog, dropping debug chatter.
 func newHCLogger(l *slog.Logger) hclog.Logger {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -53,7 +54,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /v1/settings", n.handleSettings)
 	m.HandleFunc("POST /v1/iam/entities", n.handleIAMEntities)
 	m.HandleFunc("POST /v1/commit-index", n.handleCommitIndex)
-	m.HandleFunc("GET /v1/ping", n.handlePing)
+	m.HandleFunc("GET "+pingPath, n.handlePing)
 	return m
 }
 
@@ -81,18 +82,64 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 }
 
 type rpcClient struct {
-	http *http.Client
+	http  *http.Client
+	peers *peerTransports
 }
 
 func newRPCClient(d *mux.Dialer, cfg *tls.Config) *rpcClient {
-	tr := &http.Transport{
-		DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return d.Dial(ctx, addr, mux.KindRPC, cfg)
-		},
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
+	peers := &peerTransports{m: map[string]*http.Transport{}, new: func() *http.Transport {
+		return &http.Transport{
+			DialTLSContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return d.Dial(ctx, addr, mux.KindRPC, cfg)
+			},
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		}
+	}}
+	return &rpcClient{http: &http.Client{Transport: peers}, peers: peers}
+}
+
+// peerTransports keeps one connection pool per box, so that the pooled connections
+// to one box can be dropped when a call to it fails without touching the others.
+type peerTransports struct {
+	new func() *http.Transport
+	mu  sync.Mutex
+	m   map[string]*http.Transport
+}
+
+func (p *peerTransports) get(host string) *http.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.m[host]
+	if t == nil {
+		t = p.new()
+		p.m[host] = t
 	}
-	return &rpcClient{http: &http.Client{Transport: tr}}
+	return t
+}
+
+// RoundTrip implements http.RoundTripper.
+func (p *peerTransports) RoundTrip(req *http.Request) (*http.Response, error) {
+	return p.get(req.URL.Host).RoundTrip(req)
+}
+
+// dropIdle closes the idle connections to host: the next call dials afresh.
+func (p *peerTransports) dropIdle(host string) {
+	p.mu.Lock()
+	t := p.m[host]
+	p.mu.Unlock()
+	if t != nil {
+		t.CloseIdleConnections()
+	}
+}
+
+// CloseIdleConnections closes the idle connections to every box.
+func (p *peerTransports) CloseIdleConnections() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range p.m {
+		t.CloseIdleConnections()
+	}
 }
 
 func (c *rpcClient) close() { c.http.CloseIdleConnections() }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type HealResult struct {
 	MetadataWritten int   // disk metadata files rewritten or removed
 	ShardsRebuilt   int   // shard files (or inline shards) rebuilt
 	Bytes           int64 // shard bytes written
+	// ShardsAway counts the shards of agreed versions that are missing or bad
+	// on a disk that cannot be reached now (its box is down): left for later.
+	ShardsAway int
 }
 
 // Healed reports whether anything was repaired.
@@ -47,8 +51,11 @@ type HealStatus struct {
 	// VersionsLeftToMove is how many versions the last completed scan found
 	// on retiring disks and could not move (0: a drained disk holds nothing).
 	VersionsLeftToMove int64
-	LastScanStarted    time.Time // zero before the first scan
-	LastScanEnded      time.Time // zero until a scan completes
+	// ObjectsLeftDegraded is how many objects the last completed scan left
+	// short of shards because disks that should hold them were away.
+	ObjectsLeftDegraded int64
+	LastScanStarted     time.Time // zero before the first scan
+	LastScanEnded       time.Time // zero until a scan completes
 	// MRFQueued is how many objects wait for disks that missed a write of
 	// them (mrf.go); MRFRepaired counts the objects repaired once those
 	// disks answered again, MRFDropped those left to the scanner (queue
@@ -65,6 +72,8 @@ type healCounters struct {
 	relocated                                 atomic.Int64
 	unmoved                                   atomic.Int64 // this scan's versions that failed to move
 	unmovedLastScan                           int64        // under mu
+	degraded                                  atomic.Int64 // this scan's objects left short of shards on away disks
+	degradedLastScan                          int64        // under mu
 	mu                                        sync.Mutex
 	scanStart, scanEnd                        time.Time
 	pending                                   sync.Map // bucket/key -> struct{}
@@ -79,7 +88,7 @@ func (s *Store) HealStatus() HealStatus {
 	return HealStatus{
 		Queued: len(s.healCh), Dropped: c.dropped.Load(), ObjectsHealed: c.healed.Load(),
 		BytesHealed: c.bytes.Load(), Failures: c.failures.Load(), ObjectsScanned: c.scanned.Load(),
-		VersionsMoved: c.relocated.Load(), VersionsLeftToMove: c.unmovedLastScan,
+		VersionsMoved: c.relocated.Load(), VersionsLeftToMove: c.unmovedLastScan, ObjectsLeftDegraded: c.degradedLastScan,
 		LastScanStarted: c.scanStart, LastScanEnded: c.scanEnd,
 		MRFQueued: c.mrf.len(), MRFRepaired: c.mrf.repaired.Load(), MRFDropped: c.mrf.dropped.Load(),
 	}
@@ -112,7 +121,9 @@ func (s *Store) healWorker() {
 		case r := <-s.healCh:
 			s.healStats.pending.Delete(r.bucket + "/" + r.key)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			s.HealObject(ctx, r.bucket, r.key)
+			if _, err := s.HealObject(ctx, r.bucket, r.key); err != nil {
+				s.log.Warn("heal of a degraded object failed; the scanner retries it", "bucket", r.bucket, "key", r.key, "err", err)
+			}
 			cancel()
 		}
 	}
@@ -245,13 +256,23 @@ func (s *Store) healVersion(ctx context.Context, st *objectState, i int, pos map
 	holder := make([]bool, n) // set position holds the version in its metadata
 	good := make([]bool, n)   // ... and its data verifies
 	own := make([]disk.Version, n)
+	why := make([]string, n) // why a position is no source, for the error
 	parallel(n, func(j int) {
 		p, ok := pos[set.ids[j]]
-		if !ok || set.disks[j] == nil || st.disks[p].down {
+		switch {
+		case set.disks[j] == nil:
+			why[j] = "box down"
+			return
+		case !ok:
+			why[j] = "not asked"
+			return
+		case st.disks[p].down:
+			why[j] = "metadata unreadable"
 			return
 		}
 		hv, ok := st.holderVersion(i, p)
 		if !ok {
+			why[j] = "lacks the version"
 			return
 		}
 		holder[j], own[j] = true, hv
@@ -264,7 +285,7 @@ func (s *Store) healVersion(ctx context.Context, st *objectState, i int, pos map
 			good[j] = true
 			for _, part := range v.Parts {
 				if err := set.disks[j].VerifyFile(ctx, st.bucket, st.key, v.DataDir, part.Number, sc, part.Size); err != nil {
-					good[j] = false
+					good[j], why[j] = false, err.Error()
 					return
 				}
 			}
@@ -272,13 +293,14 @@ func (s *Store) healVersion(ctx context.Context, st *objectState, i int, pos map
 	})
 	var targets []int
 	for j := range n {
-		p, ok := pos[set.ids[j]]
-		if set.disks[j] == nil || !ok || st.disks[p].down {
-			continue // cannot be healed now
+		if good[j] {
+			continue
 		}
-		if !good[j] {
-			targets = append(targets, j)
+		if p, ok := pos[set.ids[j]]; set.disks[j] == nil || !ok || st.disks[p].down {
+			res.ShardsAway++ // cannot be healed now
+			continue
 		}
+		targets = append(targets, j)
 	}
 	if len(targets) == 0 {
 		return nil
@@ -316,7 +338,13 @@ func (s *Store) healVersion(ctx context.Context, st *objectState, i int, pos map
 	for _, part := range v.Parts {
 		if err := s.healPart(ctx, st, &v, set, part, good, ok, staged, res); err != nil {
 			s.dropStaged(set, staged)
-			return err
+			var reasons []string
+			for j := range n {
+				if why[j] != "" {
+					reasons = append(reasons, fmt.Sprintf("disk %s: %s", set.ids[j], why[j]))
+				}
+			}
+			return fmt.Errorf("%w (no source: %s)", err, strings.Join(reasons, "; "))
 		}
 	}
 	var live []int
@@ -460,7 +488,7 @@ func (s *Store) RunScanner(ctx context.Context, interval time.Duration, bytesPer
 	lim := &limiter{rate: float64(bytesPerSec)}
 	for {
 		version := s.mapVersion()
-		if err := s.scan(ctx, lim); err != nil && ctx.Err() != nil {
+		if _, err := s.scan(ctx, lim); err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		next := time.NewTimer(interval)
@@ -495,15 +523,26 @@ func (s *Store) mapVersion() uint64 {
 	return 0
 }
 
-// ScanOnce runs one unthrottled scan of every bucket and returns the
-// heal failures it met.
-func (s *Store) ScanOnce(ctx context.Context) error { return s.scan(ctx, nil) }
+// ScanReport is what one scan did.
+type ScanReport struct {
+	Scanned  int64 // objects looked at
+	Healed   int64 // objects that needed and got a repair
+	Bytes    int64 // shard bytes written
+	Failed   int64 // objects whose heal failed
+	Degraded int64 // objects left short of shards because disks that should hold them are away
+}
 
-func (s *Store) scan(ctx context.Context, lim *limiter) error {
+// ScanOnce runs one unthrottled scan of every bucket and returns what it
+// did and the heal failures it met.
+func (s *Store) ScanOnce(ctx context.Context) (ScanReport, error) { return s.scan(ctx, nil) }
+
+func (s *Store) scan(ctx context.Context, lim *limiter) (ScanReport, error) {
+	var rep ScanReport
 	s.healStats.mu.Lock()
 	s.healStats.scanStart = time.Now()
 	s.healStats.mu.Unlock()
 	s.healStats.unmoved.Store(0)
+	s.healStats.degraded.Store(0)
 	buckets := map[string]bool{}
 	for _, id := range s.allDisks() {
 		d := s.disks.Disk(id)
@@ -529,14 +568,22 @@ func (s *Store) scan(ctx context.Context, lim *limiter) error {
 				break
 			}
 			s.healStats.scanned.Add(1)
+			rep.Scanned++
 			res, err := s.healObject(ctx, b, key, lim)
 			if err != nil {
 				s.healStats.failures.Add(1)
+				rep.Failed++
 				errs = append(errs, err)
 			} else if res.Healed() {
 				s.healStats.healed.Add(1)
+				rep.Healed++
+			}
+			if res.ShardsAway > 0 {
+				s.healStats.degraded.Add(1)
+				rep.Degraded++
 			}
 			s.healStats.bytes.Add(res.Bytes)
+			rep.Bytes += res.Bytes
 			if ctx.Err() != nil {
 				break
 			}
@@ -550,7 +597,8 @@ func (s *Store) scan(ctx context.Context, lim *limiter) error {
 		s.healStats.mu.Lock()
 		s.healStats.scanEnd = time.Now()
 		s.healStats.unmovedLastScan = s.healStats.unmoved.Load()
+		s.healStats.degradedLastScan = s.healStats.degraded.Load()
 		s.healStats.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	return rep, errors.Join(errs...)
 }

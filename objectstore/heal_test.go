@@ -162,7 +162,7 @@ func TestWipedDiskIsRebuilt(t *testing.T) {
 	if got, _ := mustGet(t, s, "big", GetOptions{}); !bytes.Equal(got, big) {
 		t.Fatal("read with a wiped disk")
 	}
-	if err := s.ScanOnce(ctxT(t)); err != nil {
+	if _, err := s.ScanOnce(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"big", "dir/small", "ver"} {

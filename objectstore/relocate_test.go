@@ -127,7 +127,7 @@ func TestDrainMovesEverythingOff(t *testing.T) {
 	// re-encoded with the scheme new writes get.
 	c.retire(t, placement.Draining, victim)
 	checkRelocationSet(t, s, objs) // still readable before any move
-	if err := s.ScanOnce(ctxT(t)); err != nil {
+	if _, err := s.ScanOnce(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	if left := holdsAnything(t, c.locals[victim]); len(left) != 0 {
@@ -140,7 +140,7 @@ func TestDrainMovesEverythingOff(t *testing.T) {
 
 	// A second scan has nothing left to move.
 	before := s.HealStatus().VersionsMoved
-	if err := s.ScanOnce(ctxT(t)); err != nil {
+	if _, err := s.ScanOnce(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	if after := s.HealStatus().VersionsMoved; after != before {
@@ -168,7 +168,7 @@ func TestRemovedBoxIsRebuiltElsewhere(t *testing.T) {
 		}
 	}
 	c.retire(t, placement.Removed, gone...)
-	if err := s.ScanOnce(ctxT(t)); err != nil {
+	if _, err := s.ScanOnce(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
 	// Every version now lives on the boxes that are left, with full
@@ -221,7 +221,7 @@ func TestDrainWithNowhereToGo(t *testing.T) {
 		mustPut(t, s, fmt.Sprintf("k%d", i), randBytes(200<<10, uint64(i)), PutOptions{})
 	}
 	c.retire(t, placement.Draining, c.ids...)
-	if err := s.ScanOnce(ctxT(t)); err == nil {
+	if _, err := s.ScanOnce(ctxT(t)); err == nil {
 		t.Fatal("a scan that could not move anything reported no error")
 	}
 	if st := s.HealStatus(); st.VersionsLeftToMove != 3 || st.VersionsMoved != 0 {

@@ -82,8 +82,8 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 	go leaderOnly(ctx, srv, func(ctx context.Context) { store.RunScanner(ctx, scanInterval, scanBandwidth) })
 	serveDisks(srv, store)
 	srv.Cluster.HandleRPC("POST "+healPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := store.ScanOnce(r.Context())
-		resp := healResponse{Status: store.HealStatus()}
+		rep, err := store.ScanOnce(r.Context())
+		resp := healResponse{Scan: rep, Status: store.HealStatus()}
 		if err != nil {
 			resp.Error = err.Error()
 		}
@@ -97,7 +97,8 @@ func startObjectStore(ctx context.Context, srv *node.Server, paths []string, log
 const healPath = "/v1/objectstore/heal"
 
 type healResponse struct {
-	Status objectstore.HealStatus
+	Scan   objectstore.ScanReport // this scan
+	Status objectstore.HealStatus // the node's counters since it started
 	Error  string
 }
 
@@ -120,8 +121,8 @@ func runHeal(args []string) error {
 	if err := c.Call(ctx, healPath, struct{}{}, &resp); err != nil {
 		return err
 	}
-	h := resp.Status
-	fmt.Printf("scanned %d objects, healed %d (%d bytes), %d failures\n", h.ObjectsScanned, h.ObjectsHealed, h.BytesHealed, h.Failures)
+	h := resp.Scan
+	fmt.Printf("scanned %d objects, healed %d (%d bytes), %d failures, %d left degraded (disks away)\n", h.Scanned, h.Healed, h.Bytes, h.Failed, h.Degraded)
 	if resp.Error != "" {
 		return fmt.Errorf("some objects could not be healed: %s", resp.Error)
 	}
