@@ -103,7 +103,7 @@ func TestMemberAliveUsesRPCEvidence(t *testing.T) {
 		t.Fatal("a box that answered RPC a moment ago counts as down")
 	}
 	// Gossip cut off but node RPC still answering (the prober keeps the evidence fresh).
-	n0.reach = newReachability()
+	n0.reach.forget()
 	c.partition(1)
 	c.waitSeenDead(1)
 	c.heal()

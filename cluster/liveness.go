@@ -37,6 +37,14 @@ func newReachability() *reachability {
 	return &reachability{m: map[string]rpcEvidence{}, lastKick: map[string]time.Time{}, kick: make(chan string, 64)}
 }
 
+// forget drops all evidence (tests).
+func (r *reachability) forget() {
+	r.mu.Lock()
+	clear(r.m)
+	clear(r.lastKick)
+	r.mu.Unlock()
+}
+
 // kickGap bounds how often one box's failures start an immediate probe.
 const kickGap = 200 * time.Millisecond
 
