@@ -32,6 +32,9 @@ type BlockStorage struct {
 
 	mu   sync.Mutex
 	vols map[string]*volume.Volume
+	// exportMu serializes Export: the instance controller (a boot volume) and the volume
+	// controller may export the same volume at once, and only one may open it.
+	exportMu sync.Mutex
 	// Snapshots (blockstore_snapshots.go): the object store's snapshot data, and the
 	// frozen views of snapshots being taken here by ID.
 	snaps  snapshot.Store
@@ -135,6 +138,8 @@ func (b *BlockStorage) Replicas() ([]string, error) {
 // Export implements VolumeData: it opens the volume as its primary at the record's
 // epoch (closing an older one first), with a copy on every replica box.
 func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, string, error) {
+	b.exportMu.Lock()
+	defer b.exportMu.Unlock()
 	b.mu.Lock()
 	cur := b.vols[rec.ID]
 	b.mu.Unlock()

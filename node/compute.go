@@ -38,7 +38,10 @@ type ComputeConfig struct {
 	Region string
 	// Volumes is the box's EBS data plane (BlockStorage); nil runs no volumes.
 	Volumes VolumeData
-	Logger  *slog.Logger
+	// DNS is the box's DNS server (StartDNS); when set it also answers on the bridge's
+	// router address, which DHCP hands the instances as their name server.
+	DNS    *DNS
+	Logger *slog.Logger
 }
 
 // Compute is this box's compute agent: it reports the box's capacity, converges the
@@ -84,12 +87,17 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 			c.log.Error("instances on this box get no network", "err", err)
 			cfg.Bridge = ""
 		} else if gw, err := netctl.Gateway(cfg.Zone); err == nil {
+			if cfg.DNS != nil {
+				if err := cfg.DNS.ListenBridge(gw.Addr()); err != nil {
+					c.log.Error("instances on this box get no DNS", "err", err)
+				}
+			}
 			// Security groups (node/firewall.go).
 			go Converge(ctx, newFirewallController(cfg.Node, gw.Addr(), c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 		}
 	}
 	if cfg.Hypervisor != nil {
-		c.inst = &instanceController{node: cfg.Node, hv: cfg.Hypervisor, images: c.images,
+		c.inst = &instanceController{node: cfg.Node, hv: cfg.Hypervisor, images: c.images, volumes: cfg.Volumes,
 			dir: filepath.Join(cfg.DataDir, "instances"), bridge: cfg.Bridge, log: c.log, stopWait: 30 * time.Second}
 		go Converge(ctx, c.inst, ConvergeOptions{Logger: c.log})
 	}

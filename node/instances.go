@@ -49,9 +49,12 @@ type instanceController struct {
 	node   clusterView
 	hv     Hypervisor
 	images *imageCache
-	dir    string // DATA-DIR/instances
-	bridge string
-	log    *slog.Logger
+	// volumes serves the instances' EBS volumes (the boot volume first); nil on a box
+	// without block storage.
+	volumes VolumeData
+	dir     string // DATA-DIR/instances
+	bridge  string
+	log     *slog.Logger
 	// stopWait is how long a stop waits for the guest to power off before pulling the plug.
 	stopWait time.Duration
 }
@@ -126,6 +129,9 @@ func (c *instanceController) Reconcile(ctx context.Context, id string) error {
 	if !exists {
 		spec, err := c.prepare(ctx, in)
 		if err != nil {
+			if errors.Is(err, errVolumeNotReady) {
+				return err // the volume's copies are on their way; no news to report
+			}
 			if errors.Is(err, errLaunchFailed) {
 				// Nothing to retry: the instance cannot start from what it was given.
 				c.log.Warn("instance launch failed", "instance", id, "err", err)
@@ -147,9 +153,14 @@ func (c *instanceController) Reconcile(ctx context.Context, id string) error {
 		}
 	}
 	if dom.State != domainRunning {
+		// The volumes in its definition are served before qemu opens them.
+		if _, _, err := c.attachedDisks(ctx, in); err != nil {
+			return err
+		}
 		if err := c.hv.Start(id); err != nil {
 			return c.report(ctx, in, "", "Server.InternalError: starting the VM: "+err.Error(), err)
 		}
+		c.reportAttached(ctx, in)
 		rebooted = in.RebootSeq // a fresh boot is as good as a reboot
 	} else if in.RebootSeq > in.Rebooted {
 		if err := c.hv.Reboot(id); err != nil {
@@ -173,6 +184,9 @@ var errLaunchFailed = errors.New("launch failed")
 // prepare makes the instance's root disk (a qcow2 overlay over the cached image) and
 // the domain's description.
 func (c *instanceController) prepare(ctx context.Context, in *state.Instance) (hypervisor.DomainSpec, error) {
+	if typ, _ := in.RootDevice(); typ == state.RootDeviceEBS {
+		return c.prepareEBS(ctx, in) // bootvolumes.go
+	}
 	im, err := c.node.State().Image(in.ImageID)
 	if err != nil {
 		return hypervisor.DomainSpec{}, fmt.Errorf("%w: image %s: %v", errLaunchFailed, in.ImageID, err)

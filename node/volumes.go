@@ -78,6 +78,9 @@ func (c *volumeController) Keys(ctx context.Context) ([]string, <-chan struct{},
 // deviceTarget is the guest's virtio name for an EBS device name: /dev/sdf and
 // /dev/xvdf are vdf.
 func deviceTarget(device string) (string, error) {
+	if isRootDevice(device) {
+		return "vda", nil // a boot volume (bootvolumes.go)
+	}
 	name := strings.TrimPrefix(device, "/dev/")
 	for _, p := range []string{"xvd", "sd", "vd"} {
 		if rest, ok := strings.CutPrefix(name, p); ok && len(rest) == 1 && rest[0] >= 'b' && rest[0] <= 'z' {
@@ -175,6 +178,11 @@ func (c *volumeController) reconcilePrimary(ctx context.Context, v *state.Volume
 			}
 		}
 		return c.report(ctx, v, state.VolumeEventDetached, "")
+	}
+	if len(v.Ready) < len(v.Replicas) {
+		// A launch volume (bootvolumes.go) is attached from the start: it is served only
+		// once every copy is made (and marked unfilled), never over copies still missing.
+		return nil
 	}
 	socket, export, err := c.data.Export(ctx, v)
 	if err != nil {

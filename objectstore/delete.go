@@ -20,7 +20,7 @@ import (
 //   - never versioned: the object (its null version) is removed.
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string, opts DeleteOptions) (ObjectInfo, error) {
 	if opts.VersionID != "" || opts.Versioning == "" {
-		return s.deleteVersion(ctx, bucket, key, toDiskVersionID(opts.VersionID))
+		return s.deleteVersion(ctx, bucket, key, toDiskVersionID(opts.VersionID), opts.BypassGovernance)
 	}
 	set, err := s.placeNew(bucket, key, "")
 	if err != nil {
@@ -35,8 +35,9 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, opts Delet
 	return objectInfo(bucket, key, &v, true), nil
 }
 
-// deleteVersion removes one version from every disk of its set.
-func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (ObjectInfo, error) {
+// deleteVersion removes one version from every disk of its set, unless its
+// object lock forbids it (CheckDelete, decided under the object's lock).
+func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string, bypassGovernance bool) (ObjectInfo, error) {
 	unlock, err := s.lockObject(ctx, bucket, key)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -53,6 +54,9 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (Obje
 	}
 	v := st.versions[i]
 	oi := objectInfo(bucket, key, &v, i == 0)
+	if err := CheckDelete(oi, bypassGovernance, time.Now()); err != nil {
+		return oi, err
+	}
 	// Ask every disk that was asked for the metadata, not only the set:
 	// a stale copy left on a disk that missed a heal must go too.
 	ids := make([]string, 0, len(st.disks))

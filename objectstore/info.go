@@ -34,6 +34,8 @@ func newVersion(opts PutOptions) disk.Version {
 	if len(sys) > 0 {
 		v.Sys = sys
 	}
+	setRetention(&v, opts.Retention)
+	setLegalHold(&v, opts.LegalHold)
 	return v
 }
 
@@ -84,6 +86,7 @@ func objectInfo(bucket, key string, v *disk.Version, latest bool) ObjectInfo {
 			oi.StorageClass = val
 		}
 	}
+	lockInfo(&oi, v.Sys)
 	if len(v.Parts) > 1 || len(v.Parts) == 1 && strings.Contains(v.ETag, "-") {
 		for _, p := range v.Parts {
 			oi.Parts = append(oi.Parts, PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, ModTime: v.ModTime})

@@ -433,6 +433,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	}
 	etags := md5.New()
 	v := newVersion(u.info.Opts)
+	if u.info.Opts.Retention.IsZero() && !opts.Retention.IsZero() {
+		setRetention(&v, opts.Retention)
+	}
 	for i, cp := range parts {
 		p, ok := have[cp.Number]
 		if !ok || strings.Trim(cp.ETag, `"`) != p.v.ETag {

@@ -26,6 +26,13 @@ func (s *Store) PutObjectHeader(ctx context.Context, bucket, key, versionID, nam
 // disk of its set, so each disk's metadata file is rewritten with the
 // change applied (its own shard index and inline shard kept).
 func (s *Store) updateVersion(ctx context.Context, bucket, key, versionID, what string, update func(v *disk.Version)) (ObjectInfo, error) {
+	return s.updateVersionIf(ctx, bucket, key, versionID, what, nil, update)
+}
+
+// updateVersionIf is updateVersion that first asks check (when not nil) about
+// the version as its read quorum agrees on it, under the object's lock; an
+// error from check is returned and nothing is written.
+func (s *Store) updateVersionIf(ctx context.Context, bucket, key, versionID, what string, check func(ObjectInfo) error, update func(v *disk.Version)) (ObjectInfo, error) {
 	unlock, err := s.lockObject(ctx, bucket, key)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -50,6 +57,11 @@ func (s *Store) updateVersion(ctx context.Context, bucket, key, versionID, what 
 			return oi, ErrMethodNotAllowed
 		}
 		return oi, ErrObjectNotFound
+	}
+	if check != nil {
+		if err := check(objectInfo(bucket, key, &v, i == 0)); err != nil {
+			return ObjectInfo{}, err
+		}
 	}
 	want := versionKey(&v)
 	errs := s.each(v.Erasure.Disks, func(d disk.Disk) error {

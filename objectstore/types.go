@@ -36,6 +36,11 @@ type ObjectLayer interface {
 	// PutObjectHeader sets one stored header of a version (ObjectInfo.Headers)
 	// in place, without making a new version (PutObjectAcl's canned ACL).
 	PutObjectHeader(ctx context.Context, bucket, key, versionID, name, value string) (ObjectInfo, error)
+	// PutObjectRetention replaces a version's object lock retention (the zero
+	// Retention removes it): ErrObjectLocked when CheckRetentionChange forbids it.
+	PutObjectRetention(ctx context.Context, bucket, key, versionID string, r Retention, bypassGovernance bool) (ObjectInfo, error)
+	// PutObjectLegalHold sets a version's legal hold, LegalHoldOn or LegalHoldOff.
+	PutObjectLegalHold(ctx context.Context, bucket, key, versionID, status string) (ObjectInfo, error)
 
 	// ListObjects lists the latest versions that are not delete markers, in key order,
 	// strongly consistent with every acknowledged write.
@@ -82,6 +87,10 @@ type ObjectInfo struct {
 	Tags         map[string]string
 	StorageClass string
 	Parts        []PartInfo // for multipart objects
+	// Retention and LegalHold are the version's object lock (retention.go);
+	// LegalHold is "" when never set.
+	Retention Retention
+	LegalHold string
 }
 
 // PutOptions describe a new object (or multipart upload).
@@ -103,6 +112,12 @@ type PutOptions struct {
 	// ChecksumValue, if set, is the client's value (base64) that must match
 	// (ErrChecksumMismatch).
 	ChecksumAlgorithm, ChecksumValue string
+	// Retention and LegalHold are the new version's object lock. For a
+	// multipart upload, those given to NewMultipartUpload win; a Retention
+	// given to CompleteMultipartUpload (the bucket's default) applies when it
+	// had none.
+	Retention Retention
+	LegalHold string
 }
 
 // GetOptions select a version and a byte range.
@@ -122,6 +137,9 @@ type Range struct {
 type DeleteOptions struct {
 	VersionID  string
 	Versioning string
+	// BypassGovernance lets a delete by VersionID remove a version under
+	// GOVERNANCE retention (CheckDelete); the caller has checked the right to.
+	BypassGovernance bool
 }
 
 // ListOptions page through ListObjects.

@@ -54,6 +54,9 @@ func MapError(err error) *awserr.Error {
 		if ae := securityGroupError(se); ae != nil {
 			return ae
 		}
+		if ae := blockDeviceError(se); ae != nil {
+			return ae
+		}
 		switch se.Code {
 		case state.CodeInsufficientCapacity:
 			return errInsufficientCapacity("%s", se.Message)

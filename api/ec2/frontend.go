@@ -73,6 +73,7 @@ func (f *front) handlers() map[string]service.Handler {
 		"ResetImageAttribute":       handle(f.resetImageAttribute),
 		"CopyImage":                 handle(f.copyImage),
 		"RegisterImage":             handle(f.registerImage),
+		"CreateImage":               handle(f.createImage),
 		"CreateKeyPair":             handle(f.createKeyPair),
 		"ImportKeyPair":             handle(f.importKeyPair),
 		"DescribeKeyPairs":          handle(f.describeKeyPairs),

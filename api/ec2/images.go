@@ -219,7 +219,8 @@ func (f *front) visibleImages(c *service.Call) ([]*state.Image, error) {
 }
 
 var imageFilters = []string{"image-id", "name", "state", "owner-id", "owner-alias", "is-public", "architecture",
-	"image-type", "description", "root-device-type", "root-device-name", "virtualization-type", "hypervisor", "platform-details"}
+	"image-type", "description", "root-device-type", "root-device-name", "virtualization-type", "hypervisor", "platform-details",
+	"block-device-mapping.snapshot-id"}
 
 func (f *front) describeImages(c *service.Call, in *DescribeImagesRequest) (*DescribeImagesResult, error) {
 	if err := f.authorize(c, "DescribeImages", in.DryRun); err != nil {
@@ -311,9 +312,18 @@ func imageAttr(im *state.Image, name string) []string {
 	case "description":
 		return []string{im.Description}
 	case "root-device-type":
-		return []string{"instance-store"}
+		return []string{im.RootDeviceType()}
 	case "root-device-name":
-		return []string{"/dev/sda1"}
+		if im.RootDeviceType() == state.RootDeviceEBS {
+			return []string{im.RootDeviceName}
+		}
+		return []string{state.DefaultRootDeviceName}
+	case "block-device-mapping.snapshot-id":
+		var out []string
+		for _, bd := range im.BlockDevices {
+			out = append(out, bd.SnapshotID)
+		}
+		return out
 	case "virtualization-type":
 		return []string{"hvm"}
 	case "hypervisor":
@@ -330,7 +340,13 @@ func (f *front) toImage(im *state.Image, caller string) Image {
 		Public: ptr(im.Public), Architecture: ptr("x86_64"), ImageType: ptr("machine"),
 		RootDeviceType: ptr("instance-store"), RootDeviceName: ptr("/dev/sda1"), VirtualizationType: ptr("hvm"),
 		Hypervisor: ptr("xen"), PlatformDetails: ptr("Linux/UNIX"), UsageOperation: ptr("RunInstances"),
-		BootMode: ptr("legacy-bios"), EnaSupport: ptr(false), BlockDeviceMappings: []BlockDeviceMapping{}}
+		BootMode: ptr("legacy-bios"), EnaSupport: ptr(false), BlockDeviceMappings: toImageMappings(im)}
+	if im.RootDeviceType() == state.RootDeviceEBS {
+		out.RootDeviceType, out.RootDeviceName = ptr(state.RootDeviceEBS), ptr(im.RootDeviceName)
+	}
+	if im.SourceInstance != "" {
+		out.SourceInstanceId = ptr(im.SourceInstance)
+	}
 	if im.Description != "" {
 		out.Description = ptr(im.Description)
 	}
@@ -421,7 +437,7 @@ func (f *front) describeImageAttribute(c *service.Call, in *DescribeImageAttribu
 	case "productCodes":
 		out.ProductCodes = []ProductCode{}
 	case "blockDeviceMapping":
-		out.BlockDeviceMappings = []BlockDeviceMapping{}
+		out.BlockDeviceMappings = toImageMappings(im)
 	case "bootMode":
 		out.BootMode = &AttributeValue{Value: ptr("legacy-bios")}
 	case "sriovNetSupport":
@@ -577,7 +593,8 @@ func (f *front) copyImage(c *service.Call, in *CopyImageRequest) (*CopyImageResu
 	}
 	im := state.Image{ID: f.deps.NewID("ami-"), Account: c.Caller.AccountID, Name: in.Name, Description: deref(in.Description),
 		State: state.ImageAvailable, Architecture: src.Architecture, Platform: src.Platform, ObjectKey: src.ObjectKey,
-		SizeBytes: src.SizeBytes, VirtualSize: src.VirtualSize, CreationDate: f.deps.Now(), Tags: tags}
+		SizeBytes: src.SizeBytes, VirtualSize: src.VirtualSize, CreationDate: f.deps.Now(), Tags: tags,
+		RootDeviceName: src.RootDeviceName, BlockDevices: slices.Clone(src.BlockDevices)} // an EBS image's copy maps the same snapshots
 	if _, err := f.cluster.Apply(c.Ctx, &state.PutImage{Image: im, Create: true}, nil); err != nil {
 		return nil, err
 	}
@@ -619,16 +636,14 @@ func (f *front) registerImage(c *service.Call, in *RegisterImageRequest) (*Regis
 	if err := checkImageName(in.Name); err != nil {
 		return nil, err
 	}
-	for _, bdm := range in.BlockDeviceMappings {
-		if bdm.Ebs != nil {
-			return nil, errInvalidParameterValue("Registering an image from an EBS snapshot is not supported yet")
-		}
-	}
 	if a := deref(in.Architecture); a != "" && a != "x86_64" {
 		return nil, errInvalidParameterValue("Unsupported architecture '%s': this cloud runs x86_64", a)
 	}
 	if v := deref(in.VirtualizationType); v != "" && v != "hvm" {
 		return nil, errInvalidParameterValue("Unsupported virtualization type '%s': this cloud runs hvm", v)
+	}
+	if len(in.BlockDeviceMappings) > 0 || in.RootDeviceName != nil {
+		return f.registerEBSImage(c, in) // blockdevices.go
 	}
 	loc := deref(in.ImageLocation)
 	if loc == "" {

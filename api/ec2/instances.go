@@ -102,6 +102,10 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 	if err != nil {
 		return nil, err
 	}
+	rootType, rootName, mappings, err := f.launchMappings(c, im, in.BlockDeviceMappings) // blockdevices.go
+	if err != nil {
+		return nil, err
+	}
 	reservation := f.deps.NewID("r-")
 	var batch []state.Instance
 	for i := range int(in.MaxCount) {
@@ -110,12 +114,20 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 			ID: id, Account: acct, ReservationID: reservation, ImageID: im.ID, InstanceType: it.Name,
 			KeyName: keyName, VCPUs: it.VCPUs, MemoryMiB: it.MemoryMiB, UserData: userData,
 			ClientToken: deref(in.ClientToken), LaunchIndex: i, Tags: tags, Zone: zone, MAC: macOf(id),
-			SecurityGroups: groups,
+			SecurityGroups: groups, RootDeviceType: rootType, RootDeviceName: rootName,
 		})
+		for _, bd := range mappings {
+			bd.VolumeID = f.deps.NewID("vol-")
+			batch[i].BlockDevices = append(batch[i].BlockDevices, bd)
+		}
 	}
 	var rr state.RunResult
+	replicas := 0
+	if len(mappings) > 0 {
+		replicas = f.replicaCount(zone)
+	}
 	if _, err := f.cluster.Apply(c.Ctx, &state.RunInstances{Instances: batch, MinCount: int(in.MinCount),
-		LiveNodes: f.deps.Live(), Now: f.deps.Now()}, &rr); err != nil {
+		LiveNodes: f.deps.Live(), Now: f.deps.Now(), VolumeReplicas: replicas}, &rr); err != nil {
 		return nil, err
 	}
 	out := &Reservation{ReservationId: ptr(rr.ReservationID), OwnerId: ptr(acct), Groups: []GroupIdentifier{}}
@@ -159,12 +171,14 @@ func (f *front) toInstance(in *state.Instance) Instance {
 		State: instanceState(in.State), AmiLaunchIndex: ptr(int32(in.LaunchIndex)),
 		LaunchTime: ptr(in.LaunchTime), Placement: &Placement{AvailabilityZone: ptr(in.Zone), Tenancy: ptr("default")},
 		Architecture: ptr("x86_64"), Hypervisor: ptr("xen"), VirtualizationType: ptr("hvm"),
-		RootDeviceType: ptr("instance-store"), RootDeviceName: ptr("/dev/sda1"),
 		Monitoring: &Monitoring{State: ptr("disabled")}, StateTransitionReason: ptr(in.TransitionReason),
 		PrivateDnsName: ptr(""), PublicDnsName: ptr(""), Tags: tagList(in.Tags),
 		SecurityGroups: []GroupIdentifier{}, ClientToken: ptr(in.ClientToken),
 	}
 	f.setInstanceNetwork(&out, in)
+	rootType, rootName := in.RootDevice()
+	out.RootDeviceType, out.RootDeviceName = ptr(rootType), ptr(rootName)
+	out.BlockDeviceMappings = f.instanceMappings(in)
 	if in.KeyName != "" {
 		out.KeyName = ptr(in.KeyName)
 	}
@@ -223,7 +237,7 @@ func (f *front) ownInstances(c *service.Call, ids []string) ([]*state.Instance, 
 
 var instanceFilters = []string{"instance-id", "instance-state-name", "instance-state-code", "instance-type", "image-id",
 	"availability-zone", "private-ip-address", "reservation-id", "key-name", "tag-key", "vpc-id", "subnet-id",
-	"network-interface.network-interface-id", "instance.group-id", "instance.group-name"}
+	"network-interface.network-interface-id", "instance.group-id", "instance.group-name", "root-device-type", "root-device-name"}
 
 func (f *front) describeInstances(c *service.Call, in *DescribeInstancesRequest) (*DescribeInstancesResult, error) {
 	if err := f.authorize(c, "DescribeInstances", in.DryRun); err != nil {
@@ -294,6 +308,12 @@ func instanceAttr(in *state.Instance, name string) []string {
 		return []string{in.ReservationID}
 	case "key-name":
 		return []string{in.KeyName}
+	case "root-device-type", "root-device-name":
+		typ, dev := in.RootDevice()
+		if name == "root-device-type" {
+			return []string{typ}
+		}
+		return []string{dev}
 	}
 	if !hasInterface(in) {
 		return nil

@@ -177,9 +177,10 @@ func (f *front) describeInstanceAttribute(c *service.Call, in *DescribeInstanceA
 	case "instanceInitiatedShutdownBehavior":
 		out.InstanceInitiatedShutdownBehavior = &AttributeValue{Value: ptr("stop")}
 	case "rootDeviceName":
-		out.RootDeviceName = &AttributeValue{Value: ptr("/dev/sda1")}
+		_, name := inst.RootDevice()
+		out.RootDeviceName = &AttributeValue{Value: ptr(name)}
 	case "blockDeviceMapping":
-		out.BlockDeviceMappings = []InstanceBlockDeviceMapping{}
+		out.BlockDeviceMappings = f.instanceMappings(inst)
 	case "productCodes":
 		out.ProductCodes = []ProductCode{}
 	case "sourceDestCheck":
@@ -215,6 +216,9 @@ func (f *front) modifyInstanceAttribute(c *service.Call, in *ModifyInstanceAttri
 			groups = []string{deref(in.Value)}
 		}
 		return nil, f.setInstanceGroups(c, in.InstanceId, groups)
+	}
+	if len(in.BlockDeviceMappings) > 0 {
+		return nil, f.setDeleteOnTermination(c, in.InstanceId, in.BlockDeviceMappings) // blockdevices.go
 	}
 	cmd := &state.ModifyInstance{Account: c.Caller.AccountID, ID: in.InstanceId}
 	// Two spellings: the typed member, or Attribute + Value.

@@ -172,9 +172,7 @@ func (f *front) deleteSnapshot(c *service.Call, in *DeleteSnapshotRequest) (*str
 	if err != nil {
 		return nil, err
 	}
-	// Images are imported disks in the object store, never backed by snapshots, so no
-	// image can hold one (InvalidSnapshot.InUse stays for when they can).
-	_ = errSnapshotInUse
+	// A snapshot an EBS-backed image maps is InvalidSnapshot.InUse (decided in the apply).
 	_, err = f.cluster.Apply(c.Ctx, &state.DeleteSnapshot{Account: c.Caller.AccountID, ID: s.ID, LiveNodes: f.deps.Live()}, nil)
 	return nil, snapErr(err)
 }

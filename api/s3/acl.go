@@ -22,6 +22,9 @@ func (q *request) cannedACL() (string, error) {
 	if acl != "" && !cannedACLs[acl] {
 		return "", errInvalidArgument.WithMessage("Invalid canned ACL %q", acl)
 	}
+	if hasGrantHeaders(q.r.Header) {
+		return q.headerGrants(acl) // explicit grants, stored in the canned ACL's place (grants.go)
+	}
 	return acl, nil
 }
 
@@ -44,6 +47,9 @@ var (
 // bucketACLStatements: READ on a bucket lists it; WRITE writes and deletes its objects.
 // As on AWS, a public-read bucket does not make its objects readable.
 func bucketACLStatements(acl, bucket string) []any {
+	if gs, ok := decodeGrants(acl); ok {
+		return grantStatements(gs, bucket, true)
+	}
 	switch acl {
 	case "public-read":
 		return []any{grant(bucketReadActions, bucket, false)}
@@ -56,6 +62,9 @@ func bucketACLStatements(acl, bucket string) []any {
 }
 
 func objectACLStatements(acl, object string) []any {
+	if gs, ok := decodeGrants(acl); ok {
+		return grantStatements(gs, object, false)
+	}
 	switch acl {
 	case "public-read", "public-read-write":
 		return []any{grant(objectReadActions, object, false)}
@@ -67,6 +76,9 @@ func objectACLStatements(acl, object string) []any {
 
 // aclDocument renders a canned ACL as the grants S3 reports for it.
 func aclDocument(owner, acl string) []byte {
+	if gs, ok := decodeGrants(acl); ok {
+		return grantsDocument(owner, gs)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>%s</ID><DisplayName>%s</DisplayName></Owner><AccessControlList>`, owner, owner)
 	g := func(grantee, perm string) {
@@ -109,13 +121,14 @@ func (q *request) getBucketACL() error {
 	return q.writeACL(b.Owner, b.ACL)
 }
 
-// putBucketACL accepts canned ACLs (x-amz-acl); explicit grant lists are not supported.
+// putBucketACL sets a canned ACL (x-amz-acl) or explicit grants (x-amz-grant-* headers
+// or an AccessControlPolicy body).
 func (q *request) putBucketACL() error {
 	b, err := q.loadBucket()
 	if err != nil {
 		return err
 	}
-	acl, err := q.cannedACL()
+	acl, err := q.requestedACL(b.Owner)
 	if err != nil {
 		return err
 	}
@@ -123,7 +136,7 @@ func (q *request) putBucketACL() error {
 		return err
 	}
 	if acl == "" {
-		return errNotImplemented.WithMessage("Only canned ACLs (the x-amz-acl header) are supported.")
+		return errMalformedACL
 	}
 	return q.updateBucket(func(b *state.Bucket) error { b.ACL = acl; return nil })
 }
@@ -138,7 +151,7 @@ func (q *request) getObjectACL() error {
 	if versionID != "" {
 		action = "s3:GetObjectVersionAcl"
 	}
-	if err := q.authorize(b, action, objectARN(b.Name, q.key), nil); err != nil {
+	if err := q.authorizeObjectACL(b, action, versionID, nil); err != nil {
 		return err
 	}
 	info, err := q.f.objects.HeadObject(q.r.Context(), b.Name, q.key, getOptionsVersion(versionID))
@@ -149,14 +162,14 @@ func (q *request) getObjectACL() error {
 	return q.writeACL(b.Owner, info.Headers[aclHeader])
 }
 
-// putObjectACL sets a version's canned ACL (x-amz-acl) in place, as S3 does: no new
-// version. Explicit grant lists are not supported.
+// putObjectACL sets a version's ACL (canned or explicit grants) in place, as S3 does:
+// no new version.
 func (q *request) putObjectACL() error {
 	b, err := q.loadBucket()
 	if err != nil {
 		return err
 	}
-	acl, err := q.cannedACL()
+	acl, err := q.requestedACL(b.Owner)
 	if err != nil {
 		return err
 	}
@@ -165,11 +178,11 @@ func (q *request) putObjectACL() error {
 	if versionID != "" {
 		action = "s3:PutObjectVersionAcl"
 	}
-	if err := q.authorize(b, action, objectARN(b.Name, q.key), aclContext(acl)); err != nil {
+	if err := q.authorizeObjectACL(b, action, versionID, aclContext(acl)); err != nil {
 		return err
 	}
 	if acl == "" {
-		return errNotImplemented.WithMessage("Only canned ACLs (the x-amz-acl header) are supported.")
+		return errMalformedACL
 	}
 	info, err := q.f.objects.PutObjectHeader(q.r.Context(), b.Name, q.key, versionID, aclHeader, acl)
 	if err != nil {
@@ -181,7 +194,7 @@ func (q *request) putObjectACL() error {
 }
 
 func aclContext(acl string) map[string][]string {
-	if acl == "" {
+	if acl == "" || strings.HasPrefix(acl, grantsPrefix) {
 		return nil
 	}
 	return map[string][]string{"s3:x-amz-acl": {acl}}

@@ -110,6 +110,10 @@ func (q *request) createBucket() error {
 	if err := q.call.AuthorizeCheck(identityCheck("s3:CreateBucket", bucketARN(q.bucket), q.call.Caller.AccountID, aclContext(acl))); err != nil {
 		return err
 	}
+	objectLock, err := q.objectLockEnabledHeader()
+	if err != nil {
+		return err
+	}
 	var cfg CreateBucketConfiguration
 	body, err := readBody(q.r, restxml.DefaultMaxXMLBytes)
 	if err != nil {
@@ -139,6 +143,11 @@ func (q *request) createBucket() error {
 		CreatedAt: time.Now().UTC(), ACL: acl}
 	for _, t := range cfg.Tags {
 		b.Tags = append(b.Tags, state.Tag{Key: t.Key, Value: t.Value})
+	}
+	if objectLock {
+		// Object lock needs versioning, which can then never be suspended.
+		b.Versioning = "Enabled"
+		b.ObjectLock = objectLockConfig{}.encode()
 	}
 	if _, err := q.f.cluster.Apply(q.r.Context(), &state.PutBucket{Bucket: b}, nil); err != nil {
 		if errors.Is(err, state.ErrAlreadyExists) {

@@ -139,6 +139,11 @@ func (q *request) copyObject() error {
 			opts.ChecksumAlgorithm = algo
 		}
 	}
+	// The copy is a new version: its lock comes from this request or the bucket's
+	// default, never from the source.
+	if err := q.applyObjectLock(b, &opts, true); err != nil {
+		return err
+	}
 	// The source streams into the destination: no copy is ever held in memory.
 	out, err := q.f.objects.PutObject(q.r.Context(), b.Name, q.key, rc, opts)
 	if err != nil {

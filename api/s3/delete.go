@@ -106,7 +106,8 @@ func (q *request) deleteObjects() error {
 			continue
 		}
 		anyAllowed = true
-		info, err := q.f.objects.DeleteObject(q.r.Context(), b.Name, o.Key, objectstore.DeleteOptions{VersionID: vid, Versioning: b.Versioning})
+		info, err := q.f.objects.DeleteObject(q.r.Context(), b.Name, o.Key, objectstore.DeleteOptions{VersionID: vid, Versioning: b.Versioning,
+			BypassGovernance: vid != "" && q.bypassGovernance(b, o.Key)})
 		if err != nil && !errors.Is(err, objectstore.ErrObjectNotFound) && !errors.Is(err, objectstore.ErrVersionNotFound) {
 			fail(toS3Error(err))
 			continue

@@ -56,6 +56,12 @@ var (
 	errCORSNotEnabled          = awserr.New("AccessForbidden", http.StatusForbidden, "CORSResponse: CORS is not enabled for this bucket.")
 	errCORSBadRequest          = awserr.New("BadRequest", http.StatusBadRequest, "Insufficient information. Origin request header needed.")
 	errOperationAborted        = awserr.New("OperationAborted", http.StatusConflict, "A conflicting conditional operation is currently in progress against this resource. Please try again.")
+	// Browser-based uploads (POST with a policy) and ACL grants.
+	errMalformedPOSTRequest     = awserr.New("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
+	errInvalidPolicyDocument    = awserr.New("InvalidPolicyDocument", http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document.")
+	errMaxPostPreDataLength     = awserr.New("MaxPostPreDataLengthExceededError", http.StatusBadRequest, "Your POST request fields preceding the upload file were too large.")
+	errUnresolvableGrantByEmail = awserr.New("UnresolvableGrantByEmailAddress", http.StatusBadRequest, "The e-mail address you provided does not match any account on record.")
+	errInvalidACLGrantee        = awserr.New("InvalidArgument", http.StatusBadRequest, "Invalid id")
 )
 
 // errorTable maps the errors of the object store and of the replicated state to S3's
@@ -77,6 +83,7 @@ var errorTable = []struct {
 	{objectstore.ErrInvalidPart, errInvalidPart},
 	{objectstore.ErrInvalidPartOrder, errInvalidPartOrder},
 	{objectstore.ErrEntityTooSmall, errEntityTooSmall},
+	{objectstore.ErrObjectLocked, errObjectLocked},
 	// Too few disks answered: SlowDown, the 503 every S3 client retries with backoff
 	// (a GET finds out before its status line is sent).
 	{objectstore.ErrReadQuorum, errNoQuorum},

@@ -29,6 +29,9 @@ type Frontend struct {
 	// (BUCKET.s3.example.com); a request to any other host is path-style.
 	Domains []string
 	Log     *slog.Logger
+	// PostVerifier checks the signatures of browser-based uploads (POST forms); nil:
+	// only anonymous ones are served.
+	PostVerifier PostVerifier
 
 	policies sync.Map // policyKey -> *iampolicy.Policy (parsed bucket policy + ACL grants)
 }
@@ -175,8 +178,8 @@ func (f *Frontend) address(r *http.Request) (bucket, key string) {
 // notImplemented lists S3 subresources Banyan knows but does not serve, so that a client
 // gets NotImplemented rather than a listing or an object write it did not ask for.
 var notImplemented = []string{"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
-	"logging", "metrics", "notification", "object-lock", "ownershipControls", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "website", "legal-hold", "retention",
+	"logging", "metrics", "notification", "ownershipControls", "policyStatus",
+	"publicAccessBlock", "replication", "requestPayment", "website",
 	"restore", "select", "torrent", "attributes", "metadataTable", "renameObject"}
 
 func (q *request) has(k string) bool { _, ok := q.q[k]; return ok }
@@ -221,7 +224,8 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"acl", "GetBucketAcl", (*request).getBucketACL},
 			{"tagging", "GetBucketTagging", (*request).getBucketTagging},
 			{"cors", "GetBucketCors", (*request).getBucketCORS},
-			{"lifecycle", "GetBucketLifecycleConfiguration", (*request).getBucketLifecycle}}
+			{"lifecycle", "GetBucketLifecycleConfiguration", (*request).getBucketLifecycle},
+			{"object-lock", "GetObjectLockConfiguration", (*request).getObjectLockConfiguration}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -237,7 +241,8 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"acl", "PutBucketAcl", (*request).putBucketACL},
 			{"tagging", "PutBucketTagging", (*request).putBucketTagging},
 			{"cors", "PutBucketCors", (*request).putBucketCORS},
-			{"lifecycle", "PutBucketLifecycleConfiguration", (*request).putBucketLifecycle}}
+			{"lifecycle", "PutBucketLifecycleConfiguration", (*request).putBucketLifecycle},
+			{"object-lock", "PutObjectLockConfiguration", (*request).putObjectLockConfiguration}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -261,6 +266,9 @@ func routeBucket(q *request, m string) (string, handler) {
 		if q.has("delete") {
 			return "DeleteObjects", (*request).deleteObjects
 		}
+		if isPostObject(q.r) {
+			return "PostObject", (*request).postObject
+		}
 	}
 	return "", methodNotAllowed
 }
@@ -275,6 +283,10 @@ func routeObject(q *request, m string) (string, handler) {
 			return "GetObjectAcl", (*request).getObjectACL
 		case q.has("tagging"):
 			return "GetObjectTagging", (*request).getObjectTagging
+		case q.has("retention"):
+			return "GetObjectRetention", (*request).getObjectRetention
+		case q.has("legal-hold"):
+			return "GetObjectLegalHold", (*request).getObjectLegalHold
 		}
 		return "GetObject", (*request).getObject
 	case http.MethodHead:
@@ -289,6 +301,10 @@ func routeObject(q *request, m string) (string, handler) {
 			return "PutObjectTagging", (*request).putObjectTagging
 		case q.has("acl"):
 			return "PutObjectAcl", (*request).putObjectACL
+		case q.has("retention"):
+			return "PutObjectRetention", (*request).putObjectRetention
+		case q.has("legal-hold"):
+			return "PutObjectLegalHold", (*request).putObjectLegalHold
 		case q.r.Header.Get("x-amz-copy-source") != "":
 			return "CopyObject", (*request).copyObject
 		}
@@ -390,6 +406,9 @@ func Claims(r *http.Request) bool {
 	}
 	if r.Method != http.MethodPost {
 		return true
+	}
+	if isPostObject(r) && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 {
+		return true // a browser-based upload to a bucket: its signature is in the form
 	}
 	ct := strings.ToLower(r.Header.Get("Content-Type"))
 	for _, rpc := range []string{"application/x-www-form-urlencoded", "application/x-amz-json", "application/cbor"} {

@@ -66,6 +66,7 @@ func TestClaims(t *testing.T) {
 		{"GET", "/?Action=DescribeInstances&Version=2016-11-15", "", false},
 		{"POST", "/", "application/x-amz-json-1.1", false},
 		{"POST", "/bucket/key", "multipart/form-data", false},
+		{"POST", "/bucket", "multipart/form-data; boundary=x", true}, // a browser-based upload
 	} {
 		r := httptest.NewRequest(tc.method, tc.target, nil)
 		if tc.ctype != "" {

@@ -87,6 +87,7 @@ func setObjectHeaders(h http.Header, info objectstore.ObjectInfo, bucketVersioni
 	if checksums {
 		setChecksumHeaders(h, info.Checksums)
 	}
+	setObjectLockHeaders(h, info)
 }
 
 func setChecksumHeaders(h http.Header, sums map[string]string) {

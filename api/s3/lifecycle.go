@@ -364,6 +364,11 @@ func (f *Frontend) expireVersions(ctx context.Context, b *state.Bucket, r *Lifec
 			}
 			if positive(nv.NoncurrentDays) && !now.Before(expiresAt(since, *nv.NoncurrentDays)) && f.matches(ctx, rf, b.Name, v) {
 				_, err := f.objects.DeleteObject(ctx, b.Name, v.Key, objectstore.DeleteOptions{VersionID: v.VersionID, Versioning: b.Versioning})
+				if isObjectLocked(err) {
+					// Object lock outranks lifecycle: the version stays until its
+					// retention ends and its legal hold is off.
+					continue
+				}
 				if err != nil && !errors.Is(err, objectstore.ErrVersionNotFound) {
 					return err
 				}

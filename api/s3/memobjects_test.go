@@ -131,7 +131,7 @@ func readChecked(r io.Reader, size int64, md5sum []byte, algo, value string) ([]
 	if err != nil {
 		return nil, nil, err
 	}
-	if int64(len(data)) != size {
+	if size >= 0 && int64(len(data)) != size { // size < 0: until EOF, as the real store
 		return nil, nil, objectstore.ErrIncompleteBody
 	}
 	sum := md5.Sum(data)
@@ -186,7 +186,8 @@ func (m *memObjects) commit(bucket, key string, data []byte, etag string, sums m
 	}
 	info := objectstore.ObjectInfo{Bucket: bucket, Key: key, Size: int64(len(data)), ETag: etag, ModTime: m.tick(),
 		ContentType: opts.ContentType, Metadata: opts.Metadata, Headers: opts.Headers, Checksums: sums,
-		Tags: opts.Tags, StorageClass: opts.StorageClass, Parts: parts}
+		Tags: opts.Tags, StorageClass: opts.StorageClass, Parts: parts,
+		Retention: opts.Retention, LegalHold: opts.LegalHold}
 	return m.addVersion(b, info, data, opts.Versioning), nil
 }
 
@@ -331,6 +332,9 @@ func (m *memObjects) DeleteObject(_ context.Context, bucket, key string, opts ob
 		return objectstore.ObjectInfo{}, false
 	}
 	if opts.VersionID != "" {
+		if err := m.checkDelete(vs, opts); err != nil {
+			return objectstore.ObjectInfo{}, err
+		}
 		info, ok := remove(opts.VersionID)
 		if !ok {
 			return objectstore.ObjectInfo{}, objectstore.ErrVersionNotFound
@@ -667,6 +671,9 @@ func (m *memObjects) CompleteMultipartUpload(_ context.Context, bucket, key, upl
 	sum := md5.Sum(md5s)
 	put := u.info.Opts
 	put.Versioning, put.IfMatch, put.IfNoneMatch = opts.Versioning, opts.IfMatch, opts.IfNoneMatch
+	if put.Retention.IsZero() {
+		put.Retention = opts.Retention
+	}
 	info, err := m.commit(bucket, key, data, fmt.Sprintf("%x-%d", sum, len(parts)), nil, infos, put)
 	if err != nil {
 		return info, err

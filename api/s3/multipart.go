@@ -37,6 +37,9 @@ func (q *request) createMultipartUpload() error {
 		}
 		opts.ChecksumAlgorithm = strings.ToUpper(a)
 	}
+	if err := q.applyObjectLock(b, &opts, false); err != nil {
+		return err
+	}
 	id, err := q.f.objects.NewMultipartUpload(q.r.Context(), b.Name, q.key, opts)
 	if err != nil {
 		return err
@@ -191,7 +194,8 @@ func (q *request) completeMultipartUpload() error {
 		parts = append(parts, cp)
 	}
 	opts := objectstore.PutOptions{Versioning: b.Versioning,
-		IfMatch: unquoteList(q.r.Header.Get("If-Match")), IfNoneMatch: q.r.Header.Get("If-None-Match")}
+		IfMatch: unquoteList(q.r.Header.Get("If-Match")), IfNoneMatch: q.r.Header.Get("If-None-Match"),
+		Retention: defaultRetentionNow(b)}
 	info, err := q.f.objects.CompleteMultipartUpload(q.r.Context(), b.Name, q.key, q.q.Get("uploadId"), parts, opts)
 	if err != nil {
 		return err

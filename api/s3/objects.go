@@ -97,6 +97,9 @@ func (q *request) putObject() error {
 	if opts.IfNoneMatch != "" && opts.IfNoneMatch != "*" {
 		return errNotImplemented.WithMessage("If-None-Match on PUT supports only *.")
 	}
+	if err := q.applyObjectLock(b, &opts, true); err != nil {
+		return err
+	}
 	info, err := q.f.objects.PutObject(q.r.Context(), b.Name, q.key, q.body(size), opts)
 	if err != nil {
 		return err
@@ -313,7 +316,8 @@ func (q *request) deleteObject() error {
 	if err := q.authorize(b, action, objectARN(b.Name, q.key), nil); err != nil {
 		return err
 	}
-	info, err := q.f.objects.DeleteObject(q.r.Context(), b.Name, q.key, objectstore.DeleteOptions{VersionID: versionID, Versioning: b.Versioning})
+	info, err := q.f.objects.DeleteObject(q.r.Context(), b.Name, q.key, objectstore.DeleteOptions{VersionID: versionID, Versioning: b.Versioning,
+		BypassGovernance: versionID != "" && q.bypassGovernance(b, q.key)})
 	if err != nil && !errors.Is(err, objectstore.ErrObjectNotFound) && !errors.Is(err, objectstore.ErrVersionNotFound) {
 		return err
 	}

@@ -53,5 +53,11 @@ func (q *request) putBucketVersioning() error {
 	default:
 		return errMalformedXML
 	}
-	return q.updateBucket(func(b *state.Bucket) error { b.Versioning = status; return nil })
+	return q.updateBucket(func(b *state.Bucket) error {
+		if _, locked := lockConfig(b); locked && status != objectstore.VersioningEnabled {
+			return errInvalidBucketState.WithMessage("An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+		}
+		b.Versioning = status
+		return nil
+	})
 }

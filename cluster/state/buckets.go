@@ -25,6 +25,10 @@ type Bucket struct {
 	Scheme      string `cbor:",omitempty"` // erasure scheme override, "k+m"
 	CreateIndex uint64
 	ModifyIndex uint64
+
+	// ObjectLock is the front end's encoding of the object lock configuration;
+	// nil when object lock is not enabled on the bucket.
+	ObjectLock []byte `cbor:",omitempty"`
 }
 
 const tableBuckets = "buckets"

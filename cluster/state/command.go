@@ -58,6 +58,9 @@ const (
 	CmdRevokeSecurityGroupRules    CommandType = 53
 	CmdSetInstanceGroups           CommandType = 54
 	CmdEnsureDefaultSecurityGroup  CommandType = 55
+	// Boot from volume (blockdevices.go).
+	CmdCreateImage            CommandType = 60
+	CmdSetDeleteOnTermination CommandType = 61
 )
 
 // Command is a typed change to the state.

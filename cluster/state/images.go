@@ -26,6 +26,12 @@ type Image struct {
 	LaunchAccounts []string
 	Tags           map[string]string
 	ImportTaskID   string
+	// RootDeviceName and BlockDevices make an EBS-backed image (blockdevices.go): the
+	// root device's mapping names a snapshot. Imported images have neither (instance-store).
+	RootDeviceName string
+	BlockDevices   []BlockDevice
+	// SourceInstance is the instance CreateImage made the image of.
+	SourceInstance string
 	ModifyIndex    uint64
 }
 

@@ -50,6 +50,13 @@ type Instance struct {
 	Rebooted uint64
 	// DisableAPITermination refuses TerminateInstances (EC2's termination protection).
 	DisableAPITermination bool
+	// RootDeviceType is ebs for an instance that boots from a volume (blockdevices.go),
+	// else instance-store ("" in records older than it); RootDeviceName its root device.
+	// BlockDevices are the launch's EBS mappings: RunInstances makes and attaches a volume
+	// for each (VolumeID given by the front end).
+	RootDeviceType string
+	RootDeviceName string
+	BlockDevices   []BlockDevice
 
 	CreateIndex uint64
 	ModifyIndex uint64
@@ -76,6 +83,8 @@ type RunInstances struct {
 	MinCount  int
 	LiveNodes []string
 	Now       time.Time
+	// VolumeReplicas is how many copies each launch volume gets (as CreateVolume's Replicas).
+	VolumeReplicas int
 }
 
 func (*RunInstances) CommandType() CommandType { return CmdRunInstances }
@@ -210,6 +219,9 @@ func applyRunInstances(tx *Txn, c *RunInstances) (any, error) {
 		in.Desired, in.State, in.Generation = InstanceRunning, InstancePending, 1
 		in.LaunchTime, in.StateChange = c.Now, c.Now
 		in.CreateIndex, in.ModifyIndex = tx.Index, tx.Index
+		if err := launchVolumes(tx, &in, c); err != nil {
+			return nil, err
+		}
 		if err := tx.Insert(tableInstances, &in); err != nil {
 			return nil, err
 		}

@@ -317,7 +317,10 @@ func applyReportSnapshot(tx *Txn, c *ReportSnapshot) (any, error) {
 	default:
 		return nil, Errorf(CodeInvalid, "unknown snapshot state %q", c.State)
 	}
-	return nil, tx.putSnapshot(s)
+	if err := tx.putSnapshot(s); err != nil {
+		return nil, err
+	}
+	return nil, settleImages(tx, s)
 }
 
 func ownSnapshot(tx *Txn, account, id string) (*Snapshot, error) {
@@ -334,6 +337,9 @@ func ownSnapshot(tx *Txn, account, id string) (*Snapshot, error) {
 func applyDeleteSnapshot(tx *Txn, c *DeleteSnapshot) (any, error) {
 	s, err := ownSnapshot(tx, c.Account, c.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := snapshotInUse(tx, s.ID); err != nil {
 		return nil, err
 	}
 	node := firstLiveBox(tx, c.LiveNodes, s.Node)

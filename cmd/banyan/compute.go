@@ -20,6 +20,7 @@ type computeFlags struct {
 	accel      string
 	bridge     string
 	probeImage string
+	dns        *node.DNS // the box's DNS server, which also answers on the bridge
 }
 
 // startCompute opens the box's hypervisor and starts the compute agent. Whatever the
@@ -36,7 +37,7 @@ func startCompute(ctx context.Context, srv *node.Server, objects objectstore.Obj
 	if zone == "" {
 		zone = region + "a"
 	}
-	cfg := node.ComputeConfig{Node: srv.Cluster, DataDir: srv.Dir.Path, Zone: zone, Region: region, Objects: objects, Logger: log}
+	cfg := node.ComputeConfig{Node: srv.Cluster, DataDir: srv.Dir.Path, Zone: zone, Region: region, Objects: objects, DNS: f.dns, Logger: log}
 	bs, err := node.StartBlockStorage(ctx, srv.Cluster, srv.Dir.Path, log)
 	if err != nil {
 		return nil, fmt.Errorf("block storage: %w", err)

@@ -53,6 +53,8 @@ func runServer(args []string) error {
 	fs.StringVar(&compute.accel, "accel", "", "force the hypervisor's acceleration: kvm or tcg (default: probe, kvm if a guest starts, else tcg)")
 	fs.StringVar(&compute.bridge, "bridge", "bnybr0", "the bridge instances attach to on this box")
 	fs.StringVar(&compute.probeImage, "probe-image", "", "a bootable guest image to check that KVM really runs guests (default: any image this box has cached)")
+	var dnsListen string
+	fs.StringVar(&dnsListen, "dns-listen", "", "more addresses (host:port, comma separated) the box's DNS server answers on, for operators (it always answers instances on port 53 of the bridge's router address); off for no DNS server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +103,14 @@ func runServer(args []string) error {
 	if err := bootstrapAPI(ctx, srv); err != nil {
 		srv.Shutdown()
 		return err
+	}
+	if dnsListen != "off" {
+		d, err := node.StartDNS(ctx, node.DNSConfig{Node: srv.Cluster, Region: clusterRegion(srv), Listen: splitList(dnsListen), Logger: log})
+		if err != nil {
+			srv.Shutdown()
+			return err
+		}
+		compute.dns = d
 	}
 	if _, err := startCompute(ctx, srv, objects, compute, clusterRegion(srv), log); err != nil {
 		srv.Shutdown()
@@ -162,6 +172,17 @@ func catchUp(ctx context.Context, srv *node.Server, log *slog.Logger) {
 			return
 		}
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // hostPort formats an address for URLs and flags, bracketing IPv6.

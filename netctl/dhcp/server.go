@@ -52,7 +52,8 @@ type Config struct {
 	// REGION.compute.internal) unless Domain is set.
 	Region string
 	Domain string
-	// DNS is the name servers offered; nil for the lease's router.
+	// DNS is the name servers offered; nil for the lease's router, where the box's
+	// DNS server (netctl/dns) answers the instances.
 	DNS []netip.Addr
 	// LeaseTime is the lease's length; 0 for one hour.
 	LeaseTime time.Duration

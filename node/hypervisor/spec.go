@@ -47,7 +47,12 @@ type DomainSpec struct {
 	RootDiskFormat string
 	// RootDiskReadOnly attaches the root disk read-only (a shared base image).
 	RootDiskReadOnly bool
-	NICs             []NIC
+	// BootDisk, instead of RootDisk, is a root disk served over NBD (an EBS root volume);
+	// the guest sees it as vda and boots from it.
+	BootDisk *NBDDisk
+	// Disks are NBD disks (EBS volumes) the domain has from its definition on, vdb…vdz.
+	Disks []NBDDisk
+	NICs  []NIC
 	// ConsoleLog is the file the serial console (ttyS0) is appended to; it outlives the domain.
 	// Empty: the console is a pty and ConsoleOutput has nothing.
 	ConsoleLog string
@@ -80,6 +85,9 @@ func (s *DomainSpec) validate() error {
 	case "", "qcow2", "raw":
 	default:
 		return fmt.Errorf("%w: disk format %q", ErrInvalidSpec, s.RootDiskFormat)
+	}
+	if err := s.validateNBD(); err != nil {
+		return err
 	}
 	for _, n := range s.NICs {
 		if n.Bridge == "" {

@@ -130,3 +130,37 @@ func (d *Driver) Disks(name string) (map[string]string, error) {
 	})
 	return out, err
 }
+
+// nbdXDisk is an NBD disk as an element of a domain definition (vda for a boot disk).
+func nbdXDisk(d NBDDisk) xDisk {
+	var x xDisk
+	x.Type, x.Device, x.Serial = "network", "disk", d.Serial
+	// cache=none for the same reason as a hot-plugged volume (nbdDiskXML).
+	x.Driver.Name, x.Driver.Type, x.Driver.Cache = "qemu", "raw", "none"
+	x.Source.Protocol, x.Source.Name = "nbd", d.Export
+	x.Source.Host = &xNBDHost{Transport: "unix", Socket: d.Socket}
+	x.Target.Dev, x.Target.Bus = d.Target, "virtio"
+	return x
+}
+
+// validateNBD checks a spec's NBD disks: a boot disk is vda and replaces RootDisk, the
+// others are distinct vdb…vdz.
+func (s *DomainSpec) validateNBD() error {
+	seen := map[string]bool{}
+	if b := s.BootDisk; b != nil {
+		if s.RootDisk != "" {
+			return fmt.Errorf("%w: both a root disk file and an NBD boot disk", ErrInvalidSpec)
+		}
+		if b.Target != "vda" || b.Socket == "" || b.Export == "" {
+			return fmt.Errorf("%w: NBD boot disk %+v (want target vda, a socket and an export)", ErrInvalidSpec, *b)
+		}
+		seen["vda"] = true
+	}
+	for _, d := range s.Disks {
+		if _, err := nbdDiskXML(d); err != nil || d.Socket == "" || d.Export == "" || seen[d.Target] {
+			return fmt.Errorf("%w: NBD disk %+v", ErrInvalidSpec, d)
+		}
+		seen[d.Target] = true
+	}
+	return nil
+}

@@ -82,17 +82,28 @@ type xDisk struct {
 	Type   string `xml:"type,attr"`
 	Device string `xml:"device,attr"`
 	Driver struct {
-		Name string `xml:"name,attr"`
-		Type string `xml:"type,attr"`
+		Name  string `xml:"name,attr"`
+		Type  string `xml:"type,attr"`
+		Cache string `xml:"cache,attr,omitempty"`
 	} `xml:"driver"`
+	// A file disk has File; an NBD disk (type network) Protocol, Name and Host.
 	Source struct {
-		File string `xml:"file,attr"`
+		File     string    `xml:"file,attr,omitempty"`
+		Protocol string    `xml:"protocol,attr,omitempty"`
+		Name     string    `xml:"name,attr,omitempty"`
+		Host     *xNBDHost `xml:"host"`
 	} `xml:"source"`
 	Target struct {
 		Dev string `xml:"dev,attr"`
 		Bus string `xml:"bus,attr"`
 	} `xml:"target"`
 	ReadOnly *struct{} `xml:"readonly"`
+	Serial   string    `xml:"serial,omitempty"`
+}
+
+type xNBDHost struct {
+	Transport string `xml:"transport,attr"`
+	Socket    string `xml:"socket,attr"`
 }
 
 type xInterface struct {
@@ -167,6 +178,12 @@ func domainXML(s *DomainSpec, accel Accel, machine string, boot *bootSource) (st
 			disk.ReadOnly = &struct{}{}
 		}
 		d.Devices.Disks = append(d.Devices.Disks, disk)
+	}
+	if s.BootDisk != nil {
+		d.Devices.Disks = append(d.Devices.Disks, nbdXDisk(*s.BootDisk))
+	}
+	for _, nd := range s.Disks {
+		d.Devices.Disks = append(d.Devices.Disks, nbdXDisk(nd))
 	}
 	for _, n := range s.NICs {
 		var x xInterface
