@@ -88,7 +88,9 @@ func TestBootFromVolumeAPI(t *testing.T) {
 		BlockDeviceMappings: []types.BlockDeviceMapping{root(1)}})
 	wantErr(t, err, "InvalidBlockDeviceMapping", 400)
 	run := must(t, call(c.RunInstances(ctx, &sdk.RunInstancesInput{ImageId: reg.ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1), Placement: zone,
-		InstanceType: types.InstanceTypeT2Micro, BlockDeviceMappings: []types.BlockDeviceMapping{root(4),
+		InstanceType: types.InstanceTypeT2Micro, TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume,
+			Tags: []types.Tag{{Key: aws.String("role"), Value: aws.String("boot")}}}},
+		BlockDeviceMappings: []types.BlockDeviceMapping{root(4),
 			{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{DeleteOnTermination: aws.Bool(false)}},
 			{DeviceName: aws.String("/dev/sdg"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(3), VolumeType: types.VolumeTypeGp2}}}})))
 	inst := run.Instances[0]
@@ -109,7 +111,8 @@ func TestBootFromVolumeAPI(t *testing.T) {
 		if want == 0 {
 			want = 3
 		}
-		if *vol.Size != want || vol.State != types.VolumeStateInUse || len(vol.Attachments) != 1 || *vol.Attachments[0].InstanceId != *inst.InstanceId {
+		if *vol.Size != want || vol.State != types.VolumeStateInUse || len(vol.Attachments) != 1 || *vol.Attachments[0].InstanceId != *inst.InstanceId ||
+			len(vol.Tags) != 1 || *vol.Tags[0].Value != "boot" {
 			t.Fatalf("launch volume %+v", vol)
 		}
 	}

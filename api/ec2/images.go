@@ -642,7 +642,7 @@ func (f *front) registerImage(c *service.Call, in *RegisterImageRequest) (*Regis
 	if v := deref(in.VirtualizationType); v != "" && v != "hvm" {
 		return nil, errInvalidParameterValue("Unsupported virtualization type '%s': this cloud runs hvm", v)
 	}
-	if len(in.BlockDeviceMappings) > 0 || in.RootDeviceName != nil {
+	if slices.ContainsFunc(in.BlockDeviceMappings, func(m BlockDeviceMapping) bool { return m.Ebs != nil }) {
 		return f.registerEBSImage(c, in) // blockdevices.go
 	}
 	loc := deref(in.ImageLocation)

@@ -106,6 +106,10 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 	if err != nil {
 		return nil, err
 	}
+	volumeTags, err := specTags(in.TagSpecifications, "volume")
+	if err != nil {
+		return nil, err
+	}
 	reservation := f.deps.NewID("r-")
 	var batch []state.Instance
 	for i := range int(in.MaxCount) {
@@ -117,7 +121,7 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 			SecurityGroups: groups, RootDeviceType: rootType, RootDeviceName: rootName,
 		})
 		for _, bd := range mappings {
-			bd.VolumeID = f.deps.NewID("vol-")
+			bd.VolumeID, bd.Tags = f.deps.NewID("vol-"), volumeTags
 			batch[i].BlockDevices = append(batch[i].BlockDevices, bd)
 		}
 	}

@@ -23,8 +23,10 @@ type BlockDevice struct {
 	Throughput          int
 	DeleteOnTermination bool
 	// VolumeID is set on a launch's mappings: the ID of the volume RunInstances makes for
-	// it, picked by the front end so that every replica of the log agrees.
+	// it, picked by the front end so that every replica of the log agrees; Tags are the
+	// launch's volume tags (TagSpecifications of ResourceType volume).
 	VolumeID string
+	Tags     map[string]string
 }
 
 // Root device types, as EC2 names them.
@@ -93,7 +95,7 @@ func launchVolumes(tx *Txn, in *Instance, c *RunInstances) error {
 			return Errorf(CodeInvalidBlockDeviceMapping, "a launch mapping needs a device name and a volume ID")
 		}
 		v := Volume{ID: bd.VolumeID, Account: in.Account, Zone: in.Zone, SizeGiB: bd.VolumeSizeGiB, VolumeType: bd.VolumeType,
-			Iops: bd.Iops, Throughput: bd.Throughput, SnapshotID: bd.SnapshotID, CreateTime: c.Now}
+			Iops: bd.Iops, Throughput: bd.Throughput, SnapshotID: bd.SnapshotID, CreateTime: c.Now, Tags: bd.Tags}
 		if _, err := applyCreateVolume(tx, &CreateVolume{Volume: v, Replicas: c.VolumeReplicas, LiveNodes: live}); err != nil {
 			return err
 		}
@@ -316,4 +318,19 @@ func applySetDeleteOnTermination(tx *Txn, c *SetDeleteOnTermination) (any, error
 // BlockDeviceMappings), by device name.
 func (s *Store) InstanceVolumes(account, instanceID string) ([]*Volume, error) {
 	return instanceVolumes(&Txn{Txn: s.ReadTxn()}, account, instanceID)
+}
+
+// checkRootDetach refuses to detach the root volume of an EBS-backed instance that is
+// not stopped, as EC2 does.
+func checkRootDetach(tx *Txn, v *Volume) error {
+	obj, err := tx.First(tableInstances, "id", v.Attachment.InstanceID)
+	if err != nil || obj == nil {
+		return err
+	}
+	in := obj.(*Instance)
+	typ, root := in.RootDevice()
+	if typ == RootDeviceEBS && v.Attachment.Device == root && in.State != InstanceStopped && in.State != InstanceTerminated {
+		return Errorf(CodeIncorrectState, "Unable to detach root volume '%s' from instance '%s'", v.ID, in.ID)
+	}
+	return nil
 }

@@ -72,6 +72,15 @@ func TestBootFromVolume(t *testing.T) {
 		t.Fatalf("root after its replicas and the attach: %s %+v", v.State, v.Attachment)
 	}
 	c.apply(&ReportInstance{ID: in.ID, Node: in.Node, Generation: in.Generation, State: InstanceRunning})
+	if r := c.apply(&DetachVolume{Account: "111", VolumeID: root.ID}); !errors.Is(r.Err, &Error{Code: CodeIncorrectState}) {
+		t.Fatalf("detaching the root volume of a running instance: %v", r.Err)
+	}
+	must(c.apply(&DetachVolume{Account: "111", VolumeID: data.ID}))
+	if v, _ := c.f.store.Volume(data.ID); v.Attachment.State != AttachmentDetaching {
+		t.Fatalf("data volume after its detach: %+v", v.Attachment)
+	}
+	c.apply(&ReportVolume{ID: data.ID, Node: in.Node, Epoch: data.Epoch, Event: VolumeEventDetached})
+	must(c.apply(&AttachVolume{Account: "111", VolumeID: data.ID, InstanceID: in.ID, Device: "/dev/sdf", Now: time.Unix(6, 0)}))
 
 	// ModifyInstanceAttribute: keep the root, delete the data volume on termination.
 	if r := c.apply(&SetDeleteOnTermination{Account: "111", InstanceID: "i-1", Devices: map[string]bool{"/dev/sdz": true}}); !errors.Is(r.Err, &Error{Code: CodeInvalidBlockDeviceMapping}) {

@@ -316,6 +316,9 @@ func applyDetachVolume(tx *Txn, c *DetachVolume) (any, error) {
 	if v.Attachment == nil || c.InstanceID != "" && v.Attachment.InstanceID != c.InstanceID {
 		return nil, Errorf(CodeIncorrectState, "Volume '%s' is in the 'available' state.", v.ID)
 	}
+	if err := checkRootDetach(tx, v); err != nil { // blockdevices.go
+		return nil, err
+	}
 	v.Attachment.State = AttachmentDetaching
 	v.Attachment.Force = v.Attachment.Force || c.Force
 	return nil, tx.putVolume(v)
