@@ -60,38 +60,41 @@ type roundReport struct {
 }
 
 type chaosSummary struct {
-	Nodes         int                       `json:"nodes"`
-	Disks         int                       `json:"disks_per_node"`
-	Clients       int                       `json:"clients"`
-	Rounds        int                       `json:"rounds"`
-	Seed          uint64                    `json:"seed"`
-	Dir           string                    `json:"dir"`
-	Requests      int                       `json:"requests"`
-	FinalRequests int                       `json:"final_requests"`
-	AckedWrites   int                       `json:"acked_writes"`
-	AckedPuts     int                       `json:"acked_puts"`
-	AckedDeletes  int                       `json:"acked_deletes"`
-	AckedControl  int                       `json:"acked_control_writes"`
-	Lost          int                       `json:"lost"`
-	Corrupted     int                       `json:"corrupted"`
-	Resurrected   int                       `json:"resurrected"`
-	BrokenOff     int                       `json:"broken_off_gets"`
-	HTTP500       map[string]int            `json:"http_500_by_phase"`
-	Errors        map[string]map[string]int `json:"errors_by_code_and_phase"`
-	Membership    figure                    `json:"membership_after_heal"`
-	WriteAll      figure                    `json:"writes_every_node_after_heal"`
-	WriteGap      figure                    `json:"write_gap_after_leader_kill"`
-	RaftGap       figure                    `json:"raft_write_gap_after_leader_kill"`
-	CutsSeen      [2]int                    `json:"partitions_seen_by_gossip"` // seen, total
-	Final         finalReport               `json:"final"`
-	Soak          soakReport                `json:"soak"`
-	Lin           linReport                 `json:"linearizability"`
-	RoundList     []*roundReport            `json:"round_list"`
-	Crashes       []string                  `json:"crashes,omitempty"`
-	Notes         []string                  `json:"notes,omitempty"`
-	SelfTest      string                    `json:"selftest,omitempty"`
-	Failed        bool                      `json:"failed"`
-	FailReasons   []string                  `json:"fail_reasons,omitempty"`
+	Nodes         int    `json:"nodes"`
+	Disks         int    `json:"disks_per_node"`
+	Clients       int    `json:"clients"`
+	Rounds        int    `json:"rounds"`
+	Seed          uint64 `json:"seed"`
+	Dir           string `json:"dir"`
+	Requests      int    `json:"requests"`
+	FinalRequests int    `json:"final_requests"`
+	AckedWrites   int    `json:"acked_writes"`
+	AckedPuts     int    `json:"acked_puts"`
+	AckedDeletes  int    `json:"acked_deletes"`
+	AckedControl  int    `json:"acked_control_writes"`
+	Lost          int    `json:"lost"`
+	Corrupted     int    `json:"corrupted"`
+	Resurrected   int    `json:"resurrected"`
+	BrokenOff     int    `json:"broken_off_gets"`
+	// BrokenInMinority: broken-off GETs served by a box that was on the minority side of
+	// a partition during the read (it cannot reach a read quorum: not counted above).
+	BrokenInMinority int                       `json:"broken_off_gets_serving_box_in_minority"`
+	HTTP500          map[string]int            `json:"http_500_by_phase"`
+	Errors           map[string]map[string]int `json:"errors_by_code_and_phase"`
+	Membership       figure                    `json:"membership_after_heal"`
+	WriteAll         figure                    `json:"writes_every_node_after_heal"`
+	WriteGap         figure                    `json:"write_gap_after_leader_kill"`
+	RaftGap          figure                    `json:"raft_write_gap_after_leader_kill"`
+	CutsSeen         [2]int                    `json:"partitions_seen_by_gossip"` // seen, total
+	Final            finalReport               `json:"final"`
+	Soak             soakReport                `json:"soak"`
+	Lin              linReport                 `json:"linearizability"`
+	RoundList        []*roundReport            `json:"round_list"`
+	Crashes          []string                  `json:"crashes,omitempty"`
+	Notes            []string                  `json:"notes,omitempty"`
+	SelfTest         string                    `json:"selftest,omitempty"`
+	Failed           bool                      `json:"failed"`
+	FailReasons      []string                  `json:"fail_reasons,omitempty"`
 }
 
 // figure: p50 and max of a duration in seconds over n samples; missing counts the cases
@@ -865,6 +868,12 @@ func (x *chaosRun) summarize(soakOps, all []*opRecord, finals map[string][]*opRe
 	}
 	s.Soak = checkSoak(soakOps)
 	s.BrokenOff += s.Soak.BrokenOff
+	for _, r := range soakOps {
+		if r.Op == "get" && r.Truncated && x.c.inMinorityDuring(r.Node, r.Start, r.End) {
+			s.BrokenOff--
+			s.BrokenInMinority++
+		}
+	}
 	s.Final = checkFinal(all, finals, lists)
 	s.Lin = checkLinearizable(all, x.t0, 60*time.Second, filepath.Join(cfg.dir, "linearizability.html"))
 	s.Lost, s.Corrupted, s.Resurrected = s.Final.Lost, s.Final.Corrupted+s.Soak.CorruptGet, s.Final.Resurrected
@@ -1014,7 +1023,7 @@ func (x *chaosRun) print(w io.Writer, s *chaosSummary) {
 		s.Final.Keys, s.Nodes, s.Final.LostKeys, fmtCounts(s.Final.LostKinds))
 	row("final: nodes disagree / late-applied", "%d keys / %d reads showing an unacknowledged write's value", s.Final.Divergent, s.Final.LateApplied)
 	row("final: listing vs GET disagreements", "%d", s.Final.ListDisagree)
-	row("broken-off GETs", "%d", s.BrokenOff)
+	row("broken-off GETs", "%d   (plus %d served by a box on the minority side of a partition during the read, which can reach no read quorum)", s.BrokenOff, s.BrokenInMinority)
 	row("read anomalies during the soak", "%v; listings %d", fmtCounts(s.Soak.Anomalies), s.Soak.ListAnom)
 	row("HTTP 500s", "%s", fmtCounts(s.HTTP500))
 	lin := s.Lin.Result

@@ -61,6 +61,7 @@ type chaosCluster struct {
 	logf   func(format string, args ...any)
 	cuts   map[[2]int]bool // directed: packets from [0] to [1] are dropped
 	cutsMu sync.Mutex
+	cutLog []cutChange // every change of cuts, in order (under cutsMu)
 	// what was changed on disk folders, to restore at the end whatever happens
 	diskMu     sync.Mutex
 	chmodded   map[string]bool
@@ -191,8 +192,49 @@ func (c *chaosCluster) setCuts(cuts [][2]int) error {
 	for _, k := range cuts {
 		c.cuts[k] = true
 	}
+	c.cutLog = append(c.cutLog, cutChange{at: time.Now(), cuts: append([][2]int(nil), cuts...)})
 	c.cutsMu.Unlock()
 	return c.applyCuts()
+}
+
+// cutChange is one setCuts: from at on, exactly cuts are in force.
+type cutChange struct {
+	at   time.Time
+	cuts [][2]int
+}
+
+// inMinorityDuring reports whether, at some moment of [from, to], node could not talk
+// (in one direction or the other) to more than (nodes-1)/2 of the others: it was on the
+// minority side of a partition, where no read quorum of an object's shards is reachable
+// on any scheme this cluster picks.
+func (c *chaosCluster) inMinorityDuring(node int, from, to time.Time) bool {
+	c.cutsMu.Lock()
+	defer c.cutsMu.Unlock()
+	minority := func(cuts [][2]int) bool {
+		away := map[int]bool{}
+		for _, k := range cuts {
+			switch node {
+			case k[0]:
+				away[k[1]] = true
+			case k[1]:
+				away[k[0]] = true
+			}
+		}
+		return len(away) > (len(c.nodes)-1)/2
+	}
+	for i, ch := range c.cutLog {
+		until := to
+		if i+1 < len(c.cutLog) {
+			until = c.cutLog[i+1].at
+		}
+		if ch.at.After(to) || !until.After(from) {
+			continue // not in force during [from, to]
+		}
+		if minority(ch.cuts) {
+			return true
+		}
+	}
+	return false
 }
 
 // isolate: node i and every other node cannot reach each other, both ways.
