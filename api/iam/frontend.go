@@ -28,7 +28,7 @@ func New(c service.Cluster, sealer *pki.Sealer) *service.RPC {
 func (f *front) handlers() map[string]service.Handler {
 	hs := f.actions()
 	for name, h := range hs {
-		hs[name] = f.caughtUp(h)
+		hs[name] = requireMFASession(name, f.caughtUp(h))
 	}
 	return hs
 }

@@ -135,6 +135,12 @@ func (s *principalSet) add(kind, v string) error {
 			if len(f) < 6 || f[2] == "" || f[5] == "" || strings.ContainsAny(v, "*?") {
 				return invalid
 			}
+			// An IAM or STS principal lives in an account: AWS refuses one without
+			// (arn:aws:iam:::user/u1) rather than let it match nobody. CloudFront origin
+			// access identities are the one IAM principal named by "cloudfront".
+			if (f[2] == "iam" || f[2] == "sts") && !isAccountID(f[4]) && !(f[2] == "iam" && f[4] == "cloudfront") {
+				return invalid
+			}
 			switch {
 			case f[2] == "iam" && f[5] == "root":
 				if !isAccountID(f[4]) {

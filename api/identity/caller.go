@@ -72,4 +72,11 @@ type Session struct {
 	// Set for GetSessionToken sessions: the user (or root, "") the session stands for.
 	UserName string `cbor:"12,keyasint,omitempty"`
 	IsRoot   bool   `cbor:"13,keyasint,omitempty"`
+	// MFA: a GetSessionToken session issued after an MFA check. Banyan has no MFA
+	// devices yet, so no session has it, and such sessions may call no IAM action.
+	MFA bool `cbor:"14,keyasint,omitempty"`
 }
+
+// IssuedWithoutMFA reports whether s is a GetSessionToken session (no role) that was
+// issued without MFA: AWS refuses every IAM call made with one.
+func (s *Session) IssuedWithoutMFA() bool { return s != nil && s.RoleARN == "" && !s.MFA }

@@ -138,6 +138,9 @@ func (q *request) putBucketACL() error {
 	if acl == "" {
 		return errMalformedACL
 	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
+	}
 	return q.updateBucket(func(b *state.Bucket) error { b.ACL = acl; return nil })
 }
 
@@ -183,6 +186,9 @@ func (q *request) putObjectACL() error {
 	}
 	if acl == "" {
 		return errMalformedACL
+	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
 	}
 	info, err := q.f.objects.PutObjectHeader(q.r.Context(), b.Name, q.key, versionID, aclHeader, acl)
 	if err != nil {

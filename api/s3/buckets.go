@@ -114,6 +114,10 @@ func (q *request) createBucket() error {
 	if err != nil {
 		return err
 	}
+	ownership, err := q.objectOwnershipHeader(acl)
+	if err != nil {
+		return err
+	}
 	var cfg CreateBucketConfiguration
 	body, err := readBody(q.r, restxml.DefaultMaxXMLBytes)
 	if err != nil {
@@ -140,7 +144,7 @@ func (q *request) createBucket() error {
 	// by this box's replica, which may not have applied a delete or a create acknowledged
 	// through another box a moment ago.
 	b := state.Bucket{Name: q.bucket, Owner: q.call.Caller.AccountID, Region: q.f.region,
-		CreatedAt: time.Now().UTC(), ACL: acl}
+		CreatedAt: time.Now().UTC(), ACL: acl, Ownership: ownership}
 	for _, t := range cfg.Tags {
 		b.Tags = append(b.Tags, state.Tag{Key: t.Key, Value: t.Value})
 	}

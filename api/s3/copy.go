@@ -91,6 +91,9 @@ func (q *request) copyObject() error {
 	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), aclContext(acl)); err != nil {
 		return err
 	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
+	}
 	directive := strings.ToUpper(q.r.Header.Get("x-amz-metadata-directive"))
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return errInvalidArgument.WithMessage("Unknown metadata directive.")

@@ -178,8 +178,8 @@ func (f *Frontend) address(r *http.Request) (bucket, key string) {
 // notImplemented lists S3 subresources Banyan knows but does not serve, so that a client
 // gets NotImplemented rather than a listing or an object write it did not ask for.
 var notImplemented = []string{"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
-	"logging", "metrics", "notification", "ownershipControls", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "website",
+	"logging", "metrics", "notification", "policyStatus",
+	"replication", "requestPayment", "website",
 	"restore", "select", "torrent", "attributes", "metadataTable", "renameObject"}
 
 func (q *request) has(k string) bool { _, ok := q.q[k]; return ok }
@@ -225,7 +225,9 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"tagging", "GetBucketTagging", (*request).getBucketTagging},
 			{"cors", "GetBucketCors", (*request).getBucketCORS},
 			{"lifecycle", "GetBucketLifecycleConfiguration", (*request).getBucketLifecycle},
-			{"object-lock", "GetObjectLockConfiguration", (*request).getObjectLockConfiguration}}
+			{"object-lock", "GetObjectLockConfiguration", (*request).getObjectLockConfiguration},
+			{"publicAccessBlock", "GetPublicAccessBlock", (*request).getPublicAccessBlock},
+			{"ownershipControls", "GetBucketOwnershipControls", (*request).getBucketOwnershipControls}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -242,7 +244,9 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"tagging", "PutBucketTagging", (*request).putBucketTagging},
 			{"cors", "PutBucketCors", (*request).putBucketCORS},
 			{"lifecycle", "PutBucketLifecycleConfiguration", (*request).putBucketLifecycle},
-			{"object-lock", "PutObjectLockConfiguration", (*request).putObjectLockConfiguration}}
+			{"object-lock", "PutObjectLockConfiguration", (*request).putObjectLockConfiguration},
+			{"publicAccessBlock", "PutPublicAccessBlock", (*request).putPublicAccessBlock},
+			{"ownershipControls", "PutBucketOwnershipControls", (*request).putBucketOwnershipControls}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -253,7 +257,9 @@ func routeBucket(q *request, m string) (string, handler) {
 		table = []sub{{"policy", "DeleteBucketPolicy", (*request).deleteBucketPolicy},
 			{"tagging", "DeleteBucketTagging", (*request).deleteBucketTagging},
 			{"cors", "DeleteBucketCors", (*request).deleteBucketCORS},
-			{"lifecycle", "DeleteBucketLifecycle", (*request).deleteBucketLifecycle}}
+			{"lifecycle", "DeleteBucketLifecycle", (*request).deleteBucketLifecycle},
+			{"publicAccessBlock", "DeletePublicAccessBlock", (*request).deletePublicAccessBlock},
+			{"ownershipControls", "DeleteBucketOwnershipControls", (*request).deleteBucketOwnershipControls}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h

@@ -27,6 +27,9 @@ func (q *request) createMultipartUpload() error {
 	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), aclContext(acl)); err != nil {
 		return err
 	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
+	}
 	opts, err := q.putOptions(b.Versioning)
 	if err != nil {
 		return err

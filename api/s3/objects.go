@@ -74,6 +74,9 @@ func (q *request) putObject() error {
 	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), aclContext(acl)); err != nil {
 		return err
 	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
+	}
 	size, err := bodySize(q.r)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func (q *request) authorize(b *state.Bucket, action, resource string, ctx map[st
 
 // authorizeWith is authorize with an object's canned ACL granting as well.
 func (q *request) authorizeWith(b *state.Bucket, objectACL, action, resource string, ctx map[string][]string) error {
-	pol, err := q.f.resourcePolicy(b, objectACL, resource)
+	pol, err := q.f.resourcePolicy(b, objectACL, resource, q.restrictPublic(b))
 	if err != nil {
 		return err
 	}
@@ -56,13 +56,12 @@ func (q *request) authorizeObjectRead(b *state.Bucket, action, versionID string)
 	return q.authorizeWith(b, acl, action, res, nil)
 }
 
-// resourcePolicy is the bucket policy with the canned ACLs' grants added as statements,
-// parsed once per distinct document.
-func (f *Frontend) resourcePolicy(b *state.Bucket, objectACL, resource string) (*iampolicy.Policy, error) {
-	extra := bucketACLStatements(b.ACL, bucketARN(b.Name))
-	if objectACL != "" {
-		extra = append(extra, objectACLStatements(objectACL, resource)...)
-	}
+// resourcePolicy is the bucket policy with the ACLs' grants added as statements (as
+// Object Ownership and Block Public Access leave them: aclStatements), parsed once per
+// distinct document. restricted keeps only the policy's Deny statements
+// (RestrictPublicBuckets).
+func (f *Frontend) resourcePolicy(b *state.Bucket, objectACL, resource string, restricted bool) (*iampolicy.Policy, error) {
+	extra := aclStatements(b, objectACL, resource)
 	if b.Policy == "" && len(extra) == 0 {
 		return nil, nil
 	}
@@ -70,17 +69,30 @@ func (f *Frontend) resourcePolicy(b *state.Bucket, objectACL, resource string) (
 	// does, so the index names the version of the documents being combined.
 	generation := b.Name + "\x00" + strconv.FormatUint(b.ModifyIndex, 10) + "\x00"
 	cacheKey := generation
+	if restricted {
+		cacheKey += "\x01" // cannot begin an ACL
+	}
 	if objectACL != "" {
 		cacheKey += objectACL + "\x00" + resource
 	}
 	if p, ok := f.policies.Load(cacheKey); ok {
 		return p.(*iampolicy.Policy), nil
 	}
-	doc := b.Policy
+	policy := b.Policy
+	if restricted {
+		var err error
+		if policy, err = denyStatementsOnly(b.Policy); err != nil {
+			return nil, err
+		}
+		if policy == "" && len(extra) == 0 {
+			return nil, nil
+		}
+	}
+	doc := policy
 	if len(extra) > 0 {
 		combined := map[string]any{"Version": "2012-10-17"}
-		if b.Policy != "" {
-			if err := json.Unmarshal([]byte(b.Policy), &combined); err != nil {
+		if policy != "" {
+			if err := json.Unmarshal([]byte(policy), &combined); err != nil {
 				return nil, err
 			}
 		}
@@ -178,7 +190,14 @@ func (q *request) putBucketPolicy() error {
 	if err := validatePolicy(b.Name, string(body)); err != nil {
 		return err
 	}
-	if err := q.updateBucket(func(b *state.Bucket) error { b.Policy = string(body); return nil }); err != nil {
+	err = q.updateBucket(func(b *state.Bucket) error {
+		if err := checkPolicyWrite(b, string(body)); err != nil { // BlockPublicPolicy, as of this record
+			return err
+		}
+		b.Policy = string(body)
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)

@@ -150,6 +150,9 @@ func (q *request) postObject() error {
 	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), aclContext(acl)); err != nil {
 		return err
 	}
+	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access
+		return err
+	}
 	opts, err := hq.putOptions(b.Versioning)
 	if err != nil {
 		return err

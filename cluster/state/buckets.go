@@ -29,6 +29,18 @@ type Bucket struct {
 	// ObjectLock is the front end's encoding of the object lock configuration;
 	// nil when object lock is not enabled on the bucket.
 	ObjectLock []byte `cbor:",omitempty"`
+
+	// PublicAccessBlock is the bucket's S3 Block Public Access configuration; nil when
+	// none was put. Replaced whole, never changed in place (records are shared).
+	PublicAccessBlock *PublicAccessBlock `cbor:",omitempty"`
+}
+
+// PublicAccessBlock is S3's PublicAccessBlockConfiguration of one bucket.
+type PublicAccessBlock struct {
+	BlockPublicAcls       bool `cbor:"1,keyasint,omitempty"`
+	IgnorePublicAcls      bool `cbor:"2,keyasint,omitempty"`
+	BlockPublicPolicy     bool `cbor:"3,keyasint,omitempty"`
+	RestrictPublicBuckets bool `cbor:"4,keyasint,omitempty"`
 }
 
 const tableBuckets = "buckets"
