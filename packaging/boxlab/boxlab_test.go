@@ -311,6 +311,10 @@ func nsPids(t *testing.T, ns string) []procID {
 	for _, f := range strings.Fields(string(out)) {
 		var pid int
 		fmt.Sscan(f, &pid)
+		if pid == os.Getpid() {
+			t.Errorf("this test process is listed in %s: a thread was left in the namespace", ns)
+			continue
+		}
 		ps = append(ps, procID{pid, procStart(pid)})
 	}
 	return ps

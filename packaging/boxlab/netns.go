@@ -71,20 +71,35 @@ func dialIn(ctx context.Context, nsPath, network, address string) (net.Conn, err
 	}
 	ch := make(chan result, 1)
 	go func() {
+		// The thread goes into the namespace for the dial and back out after it: a
+		// goroutine that exits locked to a thread left in the namespace would have that
+		// thread killed, or, when it is the process's main thread (which Go never
+		// kills), keep the whole process listed in the lab's namespace.
 		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- result{nil, fmt.Errorf("boxlab: opening this thread's namespace: %w", err)}
+			return // still locked: the runtime retires the thread
+		}
+		defer unix.Close(home)
 		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{nil, fmt.Errorf("boxlab: opening %s: %w", nsPath, err)}
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{nil, fmt.Errorf("boxlab: setns %s: %w", nsPath, err)}
 			return
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, address)
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread() // back home: the thread may serve other goroutines
+		}
 		ch <- result{c, err}
 	}()
 	r := <-ch
