@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/banyancloud/banyan/api/service"
 )
@@ -34,4 +35,21 @@ func listWanting[T any](f *front, c *service.Call, want []string, idOf func(*T) 
 		return nil, notFound(m)
 	}
 	return items, nil
+}
+
+// selectSorted keeps the items of list that are among ids (when any are given) and match
+// the filters, ordered by ID as Describe calls page them.
+func selectSorted[T any](list []*T, ids []string, fs filters, idOf func(*T) string,
+	attr func(x *T, name string) []string, tags func(*T) map[string]string) []*T {
+	var kept []*T
+	for _, x := range list {
+		if len(ids) > 0 && !slices.Contains(ids, idOf(x)) {
+			continue
+		}
+		if fs.match(func(name string) []string { return attr(x, name) }, tags(x)) {
+			kept = append(kept, x)
+		}
+	}
+	slices.SortFunc(kept, func(a, b *T) int { return strings.Compare(idOf(a), idOf(b)) })
+	return kept
 }

@@ -268,16 +268,8 @@ func (f *front) describeSnapshots(c *service.Call, in *DescribeSnapshotsRequest)
 	if err != nil {
 		return nil, err
 	}
-	var kept []*state.Snapshot
-	for _, s := range list {
-		if len(in.SnapshotIds) > 0 && !slices.Contains(in.SnapshotIds, s.ID) {
-			continue
-		}
-		if fs.match(func(name string) []string { return snapshotAttr(s, name) }, s.Tags) {
-			kept = append(kept, s)
-		}
-	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
+	kept := selectSorted(list, in.SnapshotIds, fs, func(s *state.Snapshot) string { return s.ID }, snapshotAttr,
+		func(s *state.Snapshot) map[string]string { return s.Tags })
 	items, next, err := page(kept, in.MaxResults, in.NextToken, 5, 1000)
 	if err != nil {
 		return nil, err

@@ -200,16 +200,8 @@ func (f *front) describeVolumes(c *service.Call, in *DescribeVolumesRequest) (*D
 	if err != nil {
 		return nil, err
 	}
-	var kept []*state.Volume
-	for _, v := range list {
-		if len(in.VolumeIds) > 0 && !slices.Contains(in.VolumeIds, v.ID) {
-			continue
-		}
-		if fs.match(func(name string) []string { return volumeAttr(v, name) }, v.Tags) {
-			kept = append(kept, v)
-		}
-	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].ID < kept[j].ID })
+	kept := selectSorted(list, in.VolumeIds, fs, func(v *state.Volume) string { return v.ID }, volumeAttr,
+		func(v *state.Volume) map[string]string { return v.Tags })
 	items, next, err := page(kept, in.MaxResults, in.NextToken, 5, 500)
 	if err != nil {
 		return nil, err
