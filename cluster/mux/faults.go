@@ -65,13 +65,21 @@ func (f *Faults) admit(c net.Conn) (net.Conn, bool) {
 	return f.track(c, h), true
 }
 
+// track registers c under the same lock Block takes, so a connection whose dial or accept
+// passed the check just before a Block is cut too instead of slipping through the
+// partition.
 func (f *Faults) track(c net.Conn, addr string) net.Conn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	h := hostOf(addr)
+	if f.blocked[h] {
+		c.Close()
+		return &trackedConn{Conn: c, f: f}
+	}
 	if f.conns == nil {
 		f.conns = map[net.Conn]string{}
 	}
-	f.conns[c] = hostOf(addr)
+	f.conns[c] = h
 	return &trackedConn{Conn: c, f: f}
 }
 
