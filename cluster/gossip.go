@@ -45,6 +45,9 @@ type memberEvents struct {
 	// alive is told the node RPC address of a member gossip reports alive, so that
 	// older evidence of failed calls is checked again at once.
 	alive func(rpcAddr string)
+	// returned is called when a member gossip had reported dead is alive again: a
+	// partition healed or the box restarted.
+	returned func(name string)
 }
 
 func newMemberEvents() *memberEvents {
@@ -59,10 +62,14 @@ func (e *memberEvents) record(n *memberlist.Node, status string) {
 		}
 	}
 	e.mu.Lock()
+	prev, known := e.records[n.Name]
 	e.records[n.Name] = memberRecord{status: status, meta: meta, gossip: n.Address(), since: time.Now()}
 	e.mu.Unlock()
 	if status == StatusAlive && meta.Addr != "" && e.alive != nil {
 		e.alive(meta.Addr)
+	}
+	if status == StatusAlive && known && prev.status == StatusDead && e.returned != nil {
+		e.returned(n.Name)
 	}
 	select {
 	case e.wake <- struct{}{}:
@@ -111,6 +118,7 @@ func (n *Node) startGossip() error {
 	}
 	n.events = newMemberEvents()
 	n.events.alive = n.reach.recheck
+	n.events.returned = n.dropRaftConns
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = n.cfg.Name
 	mc.BindAddr = n.cfg.BindAddr

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+
 	"github.com/banyancloud/banyan/api/awserr"
 	"github.com/banyancloud/banyan/cluster/state"
 )
@@ -180,4 +183,41 @@ func TestCatchUpOnAnIdleCluster(t *testing.T) {
 		return nil
 	})
 	check("after a new leader")
+}
+
+// A Raft connection that died in the pool (cut by a partition, or its far process gone)
+// fails the next RPC sent on it; an election whose RequestVote does so waits out a whole
+// election timeout. When gossip reports a dead member alive again the pool is emptied,
+// so the next RPC dials afresh.
+func TestReturnedMemberEmptiesRaftPool(t *testing.T) {
+	c := newTestCluster(t, 3)
+	l := c.leader()
+	a, b := (l+1)%3, (l+2)%3
+	na, nb := c.nodes[a], c.nodes[b]
+	vote := func() error {
+		// A stale term: the far box refuses the vote and changes nothing.
+		var resp raft.RequestVoteResponse
+		return na.raftTrans.RequestVote(raft.ServerID(nb.Name()), raft.ServerAddress(nb.Addr()),
+			&raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(na.Name()), Addr: []byte(na.Addr())}, Term: 0}, &resp)
+	}
+	cut := func() {
+		if err := vote(); err != nil { // pools a connection a→b
+			t.Fatalf("vote on a healthy cluster: %v", err)
+		}
+		c.faults[a].Block(nodeIP(b))
+		c.faults[a].Heal()
+	}
+	// Without the drop, the pooled connection's death shows on the next RPC: the test
+	// can fail.
+	cut()
+	if err := vote(); err == nil {
+		t.Fatal("an RPC on a pooled connection cut by a partition succeeded; the test cannot see the fault")
+	}
+	cut()
+	dead := &memberlist.Node{Name: nb.Name()}
+	na.events.record(dead, StatusDead)
+	na.events.record(dead, StatusAlive)
+	if err := vote(); err != nil {
+		t.Fatalf("first RPC after the member returned: %v (the dead pooled connection was reused)", err)
+	}
 }

@@ -30,13 +30,15 @@ type Node struct {
 	mux    *mux.Mux
 	dialer *mux.Dialer
 	raft   *raft.Raft
-	closer []func() error // raft stores, in shutdown order
-	gossip *memberlist.Memberlist
-	events *memberEvents
-	rpc    *rpcClient
-	reach  *reachability
-	ops    *http.ServeMux
-	rpcMux *http.ServeMux
+	// raftTrans is Raft's transport, kept to empty its connection pool.
+	raftTrans *raft.NetworkTransport
+	closer    []func() error // raft stores, in shutdown order
+	gossip    *memberlist.Memberlist
+	events    *memberEvents
+	rpc       *rpcClient
+	reach     *reachability
+	ops       *http.ServeMux
+	rpcMux    *http.ServeMux
 
 	servers      []*http.Server
 	leaderNotify chan bool

@@ -891,13 +891,15 @@ func (x *chaosRun) summarize(soakOps, all []*opRecord, finals map[string][]*opRe
 		if !rr.KillAt.IsZero() {
 			g, rg := -1.0, -1.0
 			for _, r := range soakOps {
-				if r.ack() && isWrite(r.Op) && !r.Start.Before(rr.KillAt) {
-					if d := r.End.Sub(rr.KillAt).Seconds(); g < 0 || d < g {
-						g = d
-					}
-					if d := r.End.Sub(rr.KillAt).Seconds(); isControlWrite(r.Op) && (rg < 0 || d < rg) {
-						rg = d
-					}
+				if !isWrite(r.Op) || r.Start.Before(rr.KillAt) {
+					continue
+				}
+				d := r.End.Sub(rr.KillAt).Seconds()
+				if r.ack() && (g < 0 || d < g) {
+					g = d
+				}
+				if isControlWrite(r.Op) && r.decidedByRaft() && (rg < 0 || d < rg) {
+					rg = d
 				}
 			}
 			gap, raftGap = append(gap, g), append(raftGap, rg)
@@ -1034,7 +1036,7 @@ func (x *chaosRun) print(w io.Writer, s *chaosSummary) {
 	row("time to full membership after a heal", "%s", s.Membership)
 	row("writes through every node after a heal", "%s (max over nodes per heal)", s.WriteAll)
 	row("write gap after a leader kill", "%s", s.WriteGap)
-	row("  of which Raft (control-plane) writes", "%s", s.RaftGap)
+	row("  of which Raft (control-plane) writes, refusals decided in Raft included", "%s", s.RaftGap)
 	row("partitions seen by gossip before the heal", "%d of %d", s.CutsSeen[0], s.CutsSeen[1])
 	p("\n%-44s %8s %8s %8s", "outcomes by code", "fault", "recovery", "steady")
 	var codes []string

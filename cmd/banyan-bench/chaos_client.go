@@ -59,6 +59,14 @@ const chaosProbeClient = 1000
 // ambiguous: the operation may or may not have taken effect.
 func (r *opRecord) ambiguous() bool { return r.Result == "transport" || r.Status >= 500 }
 
+// decidedByRaft: a control write's answer came from the cluster's Raft state, so the
+// leader was there to give it: a success, or the refusal the state machine (CreateBucket's
+// Apply) or a read barrier through the leader (IAM) decided, 409 for a name already
+// taken and 404 for one already gone.
+func (r *opRecord) decidedByRaft() bool {
+	return r.ack() || (r.Result == "error" && (r.Status == 409 || r.Status == 404))
+}
+
 // ack: the operation answered success.
 func (r *opRecord) ack() bool { return r.Result == "ok" }
 
