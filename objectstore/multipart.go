@@ -264,8 +264,9 @@ func (s *Store) PutObjectPart(ctx context.Context, bucket, key, uploadID string,
 			set.disks[i] = nil
 		}
 	}
-	body := newSplitBody(r, opts.Size, dig)
-	ok, n, err := s.writeShards(ctx, set, bucket, partPath(uploadID, partNumber), opts.Size, body)
+	src, size, sink := sealBody(r, opts.Size, dig, opts.Sealer)
+	body := newSplitBody(src, size, sink)
+	ok, n, err := s.writeShards(ctx, set, bucket, partPath(uploadID, partNumber), size, body)
 	berr := body.Close()
 	if err == nil && berr != nil {
 		err = berr
@@ -273,6 +274,7 @@ func (s *Store) PutObjectPart(ctx context.Context, bucket, key, uploadID string,
 	var v disk.Version
 	if err == nil {
 		v.ETag, v.Checksums, err = dig.finish(opts.MD5, opts.ChecksumValue)
+		v.ETag = sealedETag(opts.Sealer, v.ETag)
 	}
 	if err != nil {
 		// Nothing to undo: the part's earlier record is gone, and the new

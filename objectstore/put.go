@@ -22,10 +22,10 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, r io.Reader, 
 	}
 	v := newVersion(opts)
 	c := &commitReq{bucket: bucket, key: key, set: set, opts: opts}
-	if opts.Size >= 0 && opts.Size < s.opts.InlineLimit {
+	if stored := sealedSize(opts); stored >= 0 && stored < s.opts.InlineLimit {
 		err = s.stageInline(ctx, c, &v, r, opts)
 	} else {
-		err = s.stageStream(ctx, c, &v, r, opts.Size, opts.MD5, opts.ChecksumAlgorithm, opts.ChecksumValue)
+		err = s.stageStream(ctx, c, &v, r, opts.Size, opts.MD5, opts.ChecksumAlgorithm, opts.ChecksumValue, opts.Sealer)
 		if err == nil {
 			v.Parts = []disk.Part{{Number: 1, Size: v.Size, ETag: v.ETag}}
 		}
@@ -59,7 +59,13 @@ func (s *Store) stageInline(ctx context.Context, c *commitReq, v *disk.Version, 
 	if v.ETag, v.Checksums, err = dig.finish(opts.MD5, opts.ChecksumValue); err != nil {
 		return err
 	}
-	v.Size = opts.Size
+	if opts.Sealer != nil {
+		v.ETag = opts.Sealer.ETag(v.ETag)
+		if body, err = io.ReadAll(opts.Sealer.Seal(bytes.NewReader(body), opts.Size)); err != nil {
+			return err
+		}
+	}
+	v.Size = int64(len(body))
 	c.inline, err = encodeInline(ctx, body, c.set.scheme)
 	return err
 }
@@ -88,13 +94,14 @@ func encodeInline(ctx context.Context, body []byte, sc erasure.Scheme) ([][]byte
 // with bounded memory. On success c.staged names the staging directory
 // and c.ok the disks that hold a complete shard; on failure nothing is
 // left behind.
-func (s *Store) stageStream(ctx context.Context, c *commitReq, v *disk.Version, r io.Reader, size int64, wantMD5 []byte, algo, wantSum string) error {
+func (s *Store) stageStream(ctx context.Context, c *commitReq, v *disk.Version, r io.Reader, size int64, wantMD5 []byte, algo, wantSum string, sealer Sealer) error {
 	dig, err := newDigester(algo)
 	if err != nil {
 		return err
 	}
 	staged := newUUID()
-	body := newSplitBody(r, size, dig)
+	src, size, sink := sealBody(r, size, dig, sealer)
+	body := newSplitBody(src, size, sink)
 	ok, n, err := s.writeShards(ctx, c.set, c.bucket, staged+"/part.1", size, body)
 	berr := body.Close()
 	if err == nil && berr != nil {
@@ -102,6 +109,7 @@ func (s *Store) stageStream(ctx context.Context, c *commitReq, v *disk.Version, 
 	}
 	if err == nil {
 		v.ETag, v.Checksums, err = dig.finish(wantMD5, wantSum)
+		v.ETag = sealedETag(sealer, v.ETag)
 	}
 	if err != nil {
 		s.dropStaged(c.set, staged)

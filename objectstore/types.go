@@ -118,6 +118,9 @@ type PutOptions struct {
 	// had none.
 	Retention Retention
 	LegalHold string
+	// Sealer, when set, encrypts the body at rest (sse.go); for a multipart upload
+	// each part brings its own (PartOptions.Sealer).
+	Sealer Sealer `json:"-"`
 }
 
 // GetOptions select a version and a byte range.
@@ -178,6 +181,7 @@ type PartOptions struct {
 	Size                             int64
 	MD5                              []byte
 	ChecksumAlgorithm, ChecksumValue string
+	Sealer                           Sealer // encrypts the part at rest (sse.go)
 }
 
 // PartInfo is an uploaded part.

@@ -62,7 +62,11 @@ func (q *request) openCopySource(rng *objectstore.Range) (copySource, objectstor
 	if err := q.authorize(sb, action, objectARN(cs.bucket, cs.key), nil); err != nil {
 		return cs, objectstore.ObjectInfo{}, nil, err
 	}
-	info, rc, err := q.f.objects.GetObject(q.r.Context(), cs.bucket, cs.key, objectstore.GetOptions{VersionID: cs.versionID, Range: rng})
+	ck, err := q.customerKeyFrom(copySSECPrefix) // the source's SSE-C key (sse.go)
+	if err != nil {
+		return cs, objectstore.ObjectInfo{}, nil, err
+	}
+	info, rc, err := q.f.openObject(q.r.Context(), cs.bucket, cs.key, objectstore.GetOptions{VersionID: cs.versionID, Range: rng}, ck, false)
 	if err != nil {
 		if cs.versionID != "" && err == objectstore.ErrMethodNotAllowed {
 			err = errInvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")
@@ -108,7 +112,7 @@ func (q *request) copyObject() error {
 	}
 	defer rc.Close()
 	if cs.bucket == b.Name && cs.key == q.key && (cs.versionID == "" || cs.versionID == info.VersionID) &&
-		directive != "REPLACE" && q.r.Header.Get("x-amz-storage-class") == "" {
+		directive != "REPLACE" && q.r.Header.Get("x-amz-storage-class") == "" && !q.isSSERequest() {
 		return errInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if info.Size > maxPutSize {
@@ -123,7 +127,7 @@ func (q *request) copyObject() error {
 		acl := opts.Headers[aclHeader]
 		opts.Headers = map[string]string{}
 		for k, v := range info.Headers {
-			if k != aclHeader {
+			if k != aclHeader && !stripSSE(k) {
 				opts.Headers[k] = v
 			}
 		}
@@ -147,12 +151,18 @@ func (q *request) copyObject() error {
 	if err := q.applyObjectLock(b, &opts, true); err != nil {
 		return err
 	}
+	// The destination's encryption is the request's or its bucket's, never the source's.
+	enc, err := q.encryptNew(b, &opts, true)
+	if err != nil {
+		return err
+	}
 	// The source streams into the destination: no copy is ever held in memory.
 	out, err := q.f.objects.PutObject(q.r.Context(), b.Name, q.key, rc, opts)
 	if err != nil {
 		return err
 	}
 	h := q.w.Header()
+	enc.setResponse(h)
 	if versioned(b.Versioning) {
 		setVersionHeader(h, out.VersionID)
 	}

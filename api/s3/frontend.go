@@ -32,6 +32,9 @@ type Frontend struct {
 	// PostVerifier checks the signatures of browser-based uploads (POST forms); nil:
 	// only anonymous ones are served.
 	PostVerifier PostVerifier
+	// SSEKey is the cluster key, from which the key that seals SSE-S3 object keys is
+	// derived (sse.go); nil: SSE-S3 is unavailable and new objects are stored as sent.
+	SSEKey []byte
 
 	policies sync.Map // policyKey -> *iampolicy.Policy (parsed bucket policy + ACL grants)
 }
@@ -177,7 +180,7 @@ func (f *Frontend) address(r *http.Request) (bucket, key string) {
 
 // notImplemented lists S3 subresources Banyan knows but does not serve, so that a client
 // gets NotImplemented rather than a listing or an object write it did not ask for.
-var notImplemented = []string{"accelerate", "analytics", "encryption", "intelligent-tiering", "inventory",
+var notImplemented = []string{"accelerate", "analytics", "intelligent-tiering", "inventory",
 	"logging", "metrics", "notification", "policyStatus",
 	"replication", "requestPayment", "website",
 	"restore", "select", "torrent", "attributes", "metadataTable", "renameObject"}
@@ -227,7 +230,8 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"lifecycle", "GetBucketLifecycleConfiguration", (*request).getBucketLifecycle},
 			{"object-lock", "GetObjectLockConfiguration", (*request).getObjectLockConfiguration},
 			{"publicAccessBlock", "GetPublicAccessBlock", (*request).getPublicAccessBlock},
-			{"ownershipControls", "GetBucketOwnershipControls", (*request).getBucketOwnershipControls}}
+			{"ownershipControls", "GetBucketOwnershipControls", (*request).getBucketOwnershipControls},
+			{"encryption", "GetBucketEncryption", (*request).getBucketEncryption}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -246,7 +250,8 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"lifecycle", "PutBucketLifecycleConfiguration", (*request).putBucketLifecycle},
 			{"object-lock", "PutObjectLockConfiguration", (*request).putObjectLockConfiguration},
 			{"publicAccessBlock", "PutPublicAccessBlock", (*request).putPublicAccessBlock},
-			{"ownershipControls", "PutBucketOwnershipControls", (*request).putBucketOwnershipControls}}
+			{"ownershipControls", "PutBucketOwnershipControls", (*request).putBucketOwnershipControls},
+			{"encryption", "PutBucketEncryption", (*request).putBucketEncryption}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h
@@ -259,7 +264,8 @@ func routeBucket(q *request, m string) (string, handler) {
 			{"cors", "DeleteBucketCors", (*request).deleteBucketCORS},
 			{"lifecycle", "DeleteBucketLifecycle", (*request).deleteBucketLifecycle},
 			{"publicAccessBlock", "DeletePublicAccessBlock", (*request).deletePublicAccessBlock},
-			{"ownershipControls", "DeleteBucketOwnershipControls", (*request).deleteBucketOwnershipControls}}
+			{"ownershipControls", "DeleteBucketOwnershipControls", (*request).deleteBucketOwnershipControls},
+			{"encryption", "DeleteBucketEncryption", (*request).deleteBucketEncryption}}
 		for _, s := range table {
 			if q.has(s.key) {
 				return s.op, s.h

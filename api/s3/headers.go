@@ -67,7 +67,7 @@ func setObjectHeaders(h http.Header, info objectstore.ObjectInfo, bucketVersioni
 	}
 	h.Set("Content-Type", ct)
 	for k, v := range info.Headers {
-		if k == aclHeader {
+		if k == aclHeader || stripSSE(k) {
 			continue
 		}
 		h.Set(k, v)

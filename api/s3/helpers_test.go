@@ -144,7 +144,7 @@ func startEnv(t *testing.T, useTLS bool) *testEnv {
 			region = "us-east-1"
 		}
 		call := &service.Call{Ctx: r.Context(), Caller: caller, RequestID: reqID, Region: region,
-			HTTP: r, SourceIP: ip, Authorizer: authz}
+			HTTP: r, SourceIP: ip, Authorizer: authz, Secure: r.TLS != nil}
 		front.ServeS3(w, r, call)
 	})
 	var srv *httptest.Server

@@ -187,7 +187,7 @@ func (f *Frontend) matches(ctx context.Context, rf ruleFilter, bucket string, o 
 	if !strings.HasPrefix(o.Key, rf.prefix) {
 		return false
 	}
-	if rf.minSize != nil && o.Size <= *rf.minSize || rf.maxSize != nil && o.Size >= *rf.maxSize {
+	if size := plainSize(o); rf.minSize != nil && size <= *rf.minSize || rf.maxSize != nil && size >= *rf.maxSize {
 		return false
 	}
 	if len(rf.tags) == 0 {

@@ -111,7 +111,7 @@ func (p listParams) contents(objs []objectstore.ObjectInfo, owner *Owner) []Obje
 			sc = "STANDARD"
 		}
 		obj := Object{Key: p.enc(o.Key), LastModified: ptr(o.ModTime.UTC()), ETag: ptr(quoteETag(o.ETag)),
-			Size: ptr(o.Size), StorageClass: ptr(sc), Owner: owner}
+			Size: ptr(plainSize(o)), StorageClass: ptr(sc), Owner: owner}
 		for algo := range o.Checksums {
 			obj.ChecksumAlgorithm = append(obj.ChecksumAlgorithm, algo)
 		}
@@ -244,7 +244,7 @@ func (q *request) listObjectVersions() error {
 		if sc == "" {
 			sc = "STANDARD"
 		}
-		out.Versions = append(out.Versions, ObjectVersion{ETag: ptr(quoteETag(v.ETag)), Size: ptr(v.Size),
+		out.Versions = append(out.Versions, ObjectVersion{ETag: ptr(quoteETag(v.ETag)), Size: ptr(plainSize(v)),
 			StorageClass: ptr(sc), Key: p.enc(v.Key), VersionId: ptr(vid), IsLatest: ptr(v.IsLatest),
 			LastModified: ptr(v.ModTime.UTC()), Owner: owner})
 	}

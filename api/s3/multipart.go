@@ -43,10 +43,15 @@ func (q *request) createMultipartUpload() error {
 	if err := q.applyObjectLock(b, &opts, false); err != nil {
 		return err
 	}
+	enc, err := q.encryptNew(b, &opts, false) // each part is sealed as it comes (sse.go)
+	if err != nil {
+		return err
+	}
 	id, err := q.f.objects.NewMultipartUpload(q.r.Context(), b.Name, q.key, opts)
 	if err != nil {
 		return err
 	}
+	enc.setResponse(q.w.Header())
 	if opts.ChecksumAlgorithm != "" {
 		q.w.Header().Set("x-amz-checksum-algorithm", opts.ChecksumAlgorithm)
 	}
@@ -89,10 +94,18 @@ func (q *request) uploadPart() error {
 	if opts.ChecksumAlgorithm, opts.ChecksumValue, err = checksumRequest(q.r.Header); err != nil {
 		return err
 	}
+	enc, err := q.uploadEncryption(b.Name, q.q.Get("uploadId"))
+	if err != nil {
+		return err
+	}
+	if enc != nil {
+		opts.Sealer = enc.sealer(n)
+	}
 	part, err := q.f.objects.PutObjectPart(q.r.Context(), b.Name, q.key, q.q.Get("uploadId"), n, q.body(size), opts)
 	if err != nil {
 		return err
 	}
+	enc.setResponse(q.w.Header())
 	q.w.Header().Set("ETag", quoteETag(part.ETag))
 	setChecksumHeaders(q.w.Header(), part.Checksums)
 	q.w.WriteHeader(http.StatusOK)
@@ -150,10 +163,19 @@ func (q *request) uploadPartCopy() error {
 	if size > maxPutSize {
 		return errInvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
 	}
-	part, err := q.f.objects.PutObjectPart(q.r.Context(), b.Name, q.key, q.q.Get("uploadId"), n, rc, objectstore.PartOptions{Size: size})
+	enc, err := q.uploadEncryption(b.Name, q.q.Get("uploadId"))
 	if err != nil {
 		return err
 	}
+	popts := objectstore.PartOptions{Size: size}
+	if enc != nil {
+		popts.Sealer = enc.sealer(n)
+	}
+	part, err := q.f.objects.PutObjectPart(q.r.Context(), b.Name, q.key, q.q.Get("uploadId"), n, rc, popts)
+	if err != nil {
+		return err
+	}
+	enc.setResponse(q.w.Header())
 	if info.VersionID != "" && info.VersionID != objectstore.NullVersionID {
 		q.w.Header().Set("x-amz-copy-source-version-id", info.VersionID)
 	}
@@ -205,6 +227,9 @@ func (q *request) completeMultipartUpload() error {
 	}
 	if versioned(b.Versioning) {
 		setVersionHeader(q.w.Header(), info.VersionID)
+	}
+	if rec := storedSSE(info.Headers); rec != nil && rec.Algorithm == sseS3 {
+		setSSEResponse(q.w.Header(), sseS3, nil)
 	}
 	out := CompleteMultipartUploadOutput{Location: ptr(q.location()), Bucket: ptr(b.Name), Key: ptr(q.key),
 		ETag: ptr(quoteETag(info.ETag))}
@@ -307,9 +332,14 @@ func (q *request) listParts() error {
 	if res.IsTruncated {
 		out.NextPartNumberMarker = ptr(int32(res.NextPartNumberMarker))
 	}
+	encrypted := storedSSE(res.Upload.Opts.Headers) != nil
 	for _, p := range res.Parts {
+		size := p.Size
+		if encrypted { // sse.go: the stored size is the sealed one
+			size = plainSize(objectstore.ObjectInfo{Size: p.Size, Headers: res.Upload.Opts.Headers})
+		}
 		out.Parts = append(out.Parts, Part{PartNumber: ptr(int32(p.Number)), LastModified: ptr(p.ModTime.UTC()),
-			ETag: ptr(quoteETag(p.ETag)), Size: ptr(p.Size)})
+			ETag: ptr(quoteETag(p.ETag)), Size: ptr(size)})
 	}
 	return restxml.WriteXML(q.w, http.StatusOK, "ListPartsResult", &out)
 }

@@ -103,12 +103,17 @@ func (q *request) putObject() error {
 	if err := q.applyObjectLock(b, &opts, true); err != nil {
 		return err
 	}
+	enc, err := q.encryptNew(b, &opts, true) // sse.go
+	if err != nil {
+		return err
+	}
 	info, err := q.f.objects.PutObject(q.r.Context(), b.Name, q.key, q.body(size), opts)
 	if err != nil {
 		return err
 	}
 	h := q.w.Header()
 	h.Set("ETag", quoteETag(info.ETag))
+	enc.setResponse(h)
 	if versioned(b.Versioning) {
 		setVersionHeader(h, info.VersionID)
 	}
@@ -160,17 +165,21 @@ func (q *request) readObject(head bool) error {
 		}
 		opts.PartNumber = n
 	}
+	ck, err := q.readKey() // SSE-C
+	if err != nil {
+		return err
+	}
 	var info objectstore.ObjectInfo
 	var rc io.ReadCloser
 	if head {
 		hopts := opts
 		hopts.Range = nil
-		info, err = q.f.objects.HeadObject(q.r.Context(), b.Name, q.key, hopts)
+		info, _, err = q.f.openObject(q.r.Context(), b.Name, q.key, hopts, ck, true)
 	} else {
 		// GetObject opens a read quorum of the shards before it returns, so too few
 		// disks is an error here (SlowDown), before the status line, not a body that
-		// breaks off.
-		info, rc, err = q.f.objects.GetObject(q.r.Context(), b.Name, q.key, opts)
+		// breaks off. openObject decrypts (sse.go).
+		info, rc, err = q.f.openObject(q.r.Context(), b.Name, q.key, opts, ck, false)
 		if errors.Is(err, objectstore.ErrReadQuorum) && info.Key != "" {
 			// The version was found but its data cannot be read: a conditional GET
 			// that answers 304 or 412 needs no data.
@@ -211,6 +220,7 @@ func (q *request) readObject(head bool) error {
 		return err
 	}
 	setObjectHeaders(h, info, b.Versioning, strings.EqualFold(q.r.Header.Get("x-amz-checksum-mode"), "ENABLED"))
+	setReadResponse(h, info, ck)
 	for param, header := range responseOverrides {
 		if v := q.q.Get(param); v != "" {
 			h.Set(header, v)

@@ -157,6 +157,9 @@ func (q *request) postObject() error {
 	if err != nil {
 		return err
 	}
+	if _, err := hq.encryptNew(b, &opts, true); err != nil { // sse.go
+		return err
+	}
 
 	body := &postFileBody{r: form.file, min: 0, max: maxPutSize}
 	if policy != nil {

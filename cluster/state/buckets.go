@@ -33,6 +33,11 @@ type Bucket struct {
 	// PublicAccessBlock is the bucket's S3 Block Public Access configuration; nil when
 	// none was put. Replaced whole, never changed in place (records are shared).
 	PublicAccessBlock *PublicAccessBlock `cbor:",omitempty"`
+
+	// Encryption is the front end's encoding of the bucket's default encryption
+	// (PutBucketEncryption, api/s3/encryption.go); nil when none was put, which S3
+	// serves as SSE-S3.
+	Encryption []byte `cbor:",omitempty"`
 }
 
 // PublicAccessBlock is S3's PublicAccessBlockConfiguration of one bucket.

@@ -74,7 +74,8 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 	}))
 	front := s3.New(srv.Cluster, objects, s.Authorizer, s.Region)
 	front.Log = log
-	front.PostVerifier = s.Verifier // browser-based uploads carry their signature in the form
+	front.PostVerifier = s.Verifier           // browser-based uploads carry their signature in the form
+	front.SSEKey = srv.Dir.Secrets.ClusterKey // SSE-S3 object keys are sealed under a key derived from it
 	s.S3, s.S3Claims = front, s3.Claims
 	go leaderOnly(ctx, srv, func(ctx context.Context) {
 		t := time.NewTicker(lifecycleInterval)
