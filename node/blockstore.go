@@ -174,7 +174,16 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 func (b *BlockStorage) volumeConfig(ctx context.Context, rec *state.Volume) (volume.Config, error) {
 	me := b.node.Name()
 	cfg := volume.Config{ID: rec.ID, Size: int64(rec.SizeGiB) << 30, Epoch: rec.Epoch, Logger: b.log,
-		Live: func(name string) bool { return name == me || b.node.MemberAlive(name) }}
+		Live:  func(name string) bool { return name == me || b.node.MemberAlive(name) },
+		Stale: rec.Stale,
+		// A copy that goes out is recorded through Raft before the write that put it
+		// out is acknowledged: a primary cut off from the majority acknowledges
+		// nothing that only its own copy holds, and a later primary (after a recovery
+		// elsewhere) knows which copies to verify whole.
+		Report: func(ctx context.Context, name string, inSync bool) error {
+			_, err := b.node.Apply(ctx, &state.ReportVolumeCopy{ID: rec.ID, Node: me, Epoch: rec.Epoch, Copy: name, InSync: inSync}, nil)
+			return err
+		}}
 	for _, name := range rec.Replicas {
 		if name == me {
 			cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: b.store, Local: true})

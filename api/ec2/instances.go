@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/banyancloud/banyan/api/service"
 	"github.com/banyancloud/banyan/cluster/state"
@@ -427,9 +428,28 @@ func (f *front) describeInstanceStatus(c *service.Call, in *DescribeInstanceStat
 		default:
 			st.InstanceStatus, st.SystemStatus = statusSummary("ok"), statusSummary("ok")
 		}
+		st.Events = recoveryEvents(inst, f.deps.Now())
 		out.InstanceStatuses = append(out.InstanceStatuses, st)
 	}
 	return out, nil
+}
+
+// recoveryEvents shows the instance's last recovery off a failed box
+// (cluster/state/recovery.go) for a week, as EC2 shows a completed event: a system-reboot
+// whose description starts with [Completed].
+func recoveryEvents(in *state.Instance, now time.Time) []InstanceStatusEvent {
+	r := in.Recovery
+	if r == nil || now.Sub(r.At) > 7*24*time.Hour {
+		return nil
+	}
+	at := r.At.UTC()
+	return []InstanceStatusEvent{{
+		InstanceEventId: ptr(fmt.Sprintf("instance-event-%016x", uint64(at.UnixNano()))),
+		Code:            ptr("system-reboot"),
+		Description:     ptr(fmt.Sprintf("[Completed] The instance was restarted on another box (%s) because its box %s stopped answering.", r.To, r.From)),
+		NotBefore:       &at,
+		NotAfter:        &at,
+	}}
 }
 
 func statusSummary(s string) *InstanceStatusSummary {

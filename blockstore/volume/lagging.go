@@ -92,15 +92,28 @@ func (v *Volume) markLagging(ctx context.Context, lag, skipped []*member, runs [
 		if v.cfg.Report != nil {
 			for _, c := range changes {
 				if c.wentOut {
+					c.m.reported = false
+				}
+				if !c.m.reported && c.m.stateIs(v, Out) {
+					// Until the report is accepted no write that skipped the copy
+					// is acknowledged: the first one's refusal is not forgotten.
 					if err := v.cfg.Report(ctx, c.m.Name, false); err != nil {
 						return fmt.Errorf("reporting copy %s of %s out: %w", c.m.Name, v.cfg.ID, err)
 					}
+					c.m.reported = true
 				}
 			}
 		}
 		lag, skipped = failed, nil
 	}
 	return nil
+}
+
+// stateIs reports whether m is in state st now.
+func (m *member) stateIs(v *Volume, st State) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return m.state == st
 }
 
 // unmark removes extents just added to m's dirty set whose recording failed.

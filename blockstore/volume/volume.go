@@ -76,6 +76,10 @@ type member struct {
 	state     State
 	dirty     replica.ExtentSet
 	resyncing bool
+	// reported: Config.Report accepted that this copy is out (guarded by markMu). A
+	// copy out and not reported makes every write report it again before it is
+	// acknowledged.
+	reported bool
 }
 
 // Open takes over the volume as its primary at cfg.Epoch: it asks every
@@ -205,6 +209,7 @@ func Open(ctx context.Context, cfg Config) (*Volume, error) {
 			if err := cfg.Report(ctx, m.Name, false); err != nil {
 				return nil, fmt.Errorf("reporting copy %s of %s out: %w", m.Name, cfg.ID, err)
 			}
+			m.reported = true
 		}
 	}
 	v.log.Info("volume opened as primary", "size", size, "replicas", len(v.members), "in_sync", len(v.withState(InSync)))

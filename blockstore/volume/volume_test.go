@@ -1,7 +1,11 @@
 package volume
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -297,4 +301,48 @@ func TestBoundsAndGrow(t *testing.T) {
 	c.wantIdentical(t)
 	must(t, v.Close(bg))
 	wantErr(t, v.WriteAt(bg, make([]byte, 1), 0, false), ErrClosed, "write after close")
+}
+
+// TestWritesWaitForTheOutReport: a write that puts a copy out is acknowledged only once
+// Config.Report accepted it, and while the report is refused (a primary cut off from the
+// control plane) every later write is refused too, not only the first: otherwise the
+// primary would acknowledge writes that only its own copies hold and that the control
+// plane does not know are missing elsewhere. When it comes back in sync it is reported.
+func TestWritesWaitForTheOutReport(t *testing.T) {
+	c := newCluster(t, 4*replica.ExtentSize, 0)
+	cfg := c.config(1)
+	var mu sync.Mutex
+	refuse := true
+	var reports []string
+	cfg.Report = func(ctx context.Context, name string, inSync bool) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse && !inSync {
+			return errors.New("no quorum (test)")
+		}
+		reports = append(reports, fmt.Sprintf("%s:%v", name, inSync))
+		return nil
+	}
+	v, err := Open(bg, cfg)
+	must(t, err)
+	c.faults["c"].down.Store(true)
+	for i := range 3 {
+		if err := v.WriteAt(bg, make([]byte, 4096), int64(i)*4096, false); err == nil {
+			t.Fatalf("write %d acknowledged while the report that c is out was refused", i)
+		}
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	must(t, v.WriteAt(bg, make([]byte, 4096), 0, false))
+	must(t, v.WriteAt(bg, make([]byte, 4096), 4096, false))
+	c.faults["c"].down.Store(false)
+	if _, err := v.Resync(bg, "c"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"c:false", "c:true"}; !slices.Equal(reports, want) {
+		t.Fatalf("reports %v, want %v (one out, accepted once, then back)", reports, want)
+	}
 }

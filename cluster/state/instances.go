@@ -57,6 +57,8 @@ type Instance struct {
 	RootDeviceType string
 	RootDeviceName string
 	BlockDevices   []BlockDevice
+	// Recovery is the last move of the instance off a failed box (recovery.go).
+	Recovery *InstanceRecovery
 
 	CreateIndex uint64
 	ModifyIndex uint64

@@ -2,6 +2,7 @@ package state
 
 import (
 	"regexp"
+	"time"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -56,6 +57,11 @@ func ValidateSetting(key, value string) error {
 	}
 	if len(value) > maxSettingValue {
 		return Errorf(CodeInvalid, "setting %q is %d bytes; the limit is %d", key, len(value), maxSettingValue)
+	}
+	if key == SettingRecoveryAfter && value != "off" {
+		if d, err := time.ParseDuration(value); err != nil || d < 0 {
+			return Errorf(CodeInvalid, "setting %q is a duration such as 30s or 2m, or off", key)
+		}
 	}
 	return nil
 }

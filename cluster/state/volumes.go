@@ -34,6 +34,10 @@ type Volume struct {
 	Replicas []string
 	Ready    []string
 	Epoch    uint64
+	// Stale are copies that may lack acknowledged writes: the primary reported them out
+	// (ReportVolumeCopy) and has not reported them back in sync, or a recovery left
+	// them behind on a failed box (recovery.go). A primary verifies them whole.
+	Stale []string
 	// Primary is the box serving the attachment (the instance's box), "" when detached.
 	Primary    string
 	Attachment *VolumeAttachment
@@ -228,7 +232,7 @@ func ownVolume(tx *Txn, account, id string) (*Volume, error) {
 		return nil, Errorf(CodeNotFound, "The volume '%s' does not exist.", id)
 	}
 	v := *obj.(*Volume)
-	v.Replicas, v.Ready = slices.Clone(v.Replicas), slices.Clone(v.Ready)
+	v.Replicas, v.Ready, v.Stale = slices.Clone(v.Replicas), slices.Clone(v.Ready), slices.Clone(v.Stale)
 	if v.Attachment != nil {
 		a := *v.Attachment
 		v.Attachment = &a
@@ -330,7 +334,7 @@ func applyReportVolume(tx *Txn, c *ReportVolume) (any, error) {
 		return nil, err
 	}
 	v := *obj.(*Volume)
-	v.Replicas, v.Ready = slices.Clone(v.Replicas), slices.Clone(v.Ready)
+	v.Replicas, v.Ready, v.Stale = slices.Clone(v.Replicas), slices.Clone(v.Ready), slices.Clone(v.Stale)
 	if v.Attachment != nil {
 		a := *v.Attachment
 		v.Attachment = &a

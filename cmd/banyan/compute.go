@@ -30,6 +30,7 @@ type computeFlags struct {
 func startCompute(ctx context.Context, srv *node.Server, objects objectstore.ObjectLayer, f computeFlags, region string, log *slog.Logger) (*node.Compute, error) {
 	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RunImports(ctx, srv.Cluster, objects, srv.Dir.Path, log) })
 	go leaderOnly(ctx, srv, func(ctx context.Context) { node.ForgetTerminated(ctx, srv.Cluster) })
+	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RecoverInstances(ctx, srv.Cluster, log) })
 	if f.mode == "off" {
 		return nil, nil
 	}

@@ -119,19 +119,6 @@ func TestBoxLabEBSBoot(t *testing.T) {
 		}
 		return d.Volumes[0], nil
 	}
-	waitVolume := func(id, state string) {
-		t.Helper()
-		waitFor(t, 2*time.Minute, id+" "+state, func() error {
-			v, err := volume(id)
-			if err != nil {
-				return err
-			}
-			if v.State != state {
-				return fmt.Errorf("volume is %s", v.State)
-			}
-			return nil
-		})
-	}
 	consoleMatch := func(id string, re *regexp.Regexp, ok func([]string) bool) []string {
 		t.Helper()
 		var got []string
@@ -153,39 +140,13 @@ func TestBoxLabEBSBoot(t *testing.T) {
 		t.Fatalf("imported image: %+v", im)
 	}
 
-	// A guest of it copies its bootable root disk into a volume, which is snapshotted.
+	// A guest of it copies its bootable root disk into a volume, which is snapshotted and
+	// registered as an EBS-backed image.
+	bootable := registerBootableImage(t, aws, lab, imported, "boot-e2e")
+	reg := struct{ ImageId string }{bootable.ImageID}
+	snap := struct{ SnapshotId string }{bootable.SnapshotID}
+	zone := bootable.Zone
 	var run struct{ Instances []cliInstance }
-	aws.must(&run, "ec2", "run-instances", "--image-id", imported, "--instance-type", "t2.nano", "--user-data", writeUD("copy.sh", copyRootUserData))
-	copier := run.Instances[0]
-	aws.waitState(3*time.Minute, "running", copier.InstanceId)
-	zone := copier.Placement.AvailabilityZone
-	var src struct{ VolumeId string }
-	aws.must(&src, "ec2", "create-volume", "--availability-zone", zone, "--size", "2", "--volume-type", "gp3")
-	waitVolume(src.VolumeId, "available")
-	aws.must(nil, "ec2", "attach-volume", "--volume-id", src.VolumeId, "--instance-id", copier.InstanceId, "--device", "/dev/sdf")
-	m := consoleMatch(copier.InstanceId, rootCopyRE, func([]string) bool { return true })
-	if m[1] != m[2] {
-		t.Fatalf("the guest's copy of its root disk reads back %s, the disk is %s", m[2], m[1])
-	}
-	aws.must(nil, "ec2", "terminate-instances", "--instance-ids", copier.InstanceId)
-	waitVolume(src.VolumeId, "available")
-	var snap struct{ SnapshotId string }
-	aws.must(&snap, "ec2", "create-snapshot", "--volume-id", src.VolumeId, "--description", "bootable guest")
-	waitFor(t, 3*time.Minute, "the snapshot completed", func() error {
-		var d struct{ Snapshots []struct{ State string } }
-		if err := aws.run(&d, "ec2", "describe-snapshots", "--snapshot-ids", snap.SnapshotId); err != nil {
-			return err
-		}
-		if d.Snapshots[0].State != "completed" {
-			return fmt.Errorf("snapshot is %s", d.Snapshots[0].State)
-		}
-		return nil
-	})
-
-	// Registered as an EBS-backed image.
-	var reg struct{ ImageId string }
-	aws.must(&reg, "ec2", "register-image", "--name", "boot-e2e", "--architecture", "x86_64", "--root-device-name", "/dev/xvda",
-		"--block-device-mappings", "DeviceName=/dev/xvda,Ebs={SnapshotId="+snap.SnapshotId+",VolumeType=gp3}")
 	if im := describeImage(reg.ImageId); im.State != "available" || im.RootDeviceType != "ebs" || im.RootDeviceName != "/dev/xvda" ||
 		len(im.BlockDeviceMappings) != 1 || im.BlockDeviceMappings[0].Ebs.SnapshotId != snap.SnapshotId ||
 		im.BlockDeviceMappings[0].Ebs.VolumeSize != 2 || !im.BlockDeviceMappings[0].Ebs.DeleteOnTermination {

@@ -1,0 +1,106 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/banyancloud/banyan/cluster"
+	"github.com/banyancloud/banyan/cluster/state"
+)
+
+// RecoverInstances runs on the leader: an EBS-backed instance whose box has been down
+// for the setting compute.recovery_after (default 30 s) is restarted on another box of
+// its zone with the same instance ID, private address and volumes
+// (state.RecoverInstance, which also moves the volumes' primaries to the new box under a
+// new epoch). The clock of a box starts when this leader first sees it down, so a new
+// leader waits the whole delay again rather than act on a verdict it did not make.
+func RecoverInstances(ctx context.Context, n *cluster.Node, log *slog.Logger) {
+	r := &recoverer{node: n, log: log.With("sub", "recovery"), downSince: map[string]time.Time{}, lastErr: map[string]time.Time{}}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.pass(ctx, time.Now())
+	}
+}
+
+// liveness is what the recoverer needs of the cluster beyond the write path.
+type liveness interface {
+	clusterView
+	MemberAlive(name string) bool
+}
+
+type recoverer struct {
+	node      liveness
+	log       *slog.Logger
+	downSince map[string]time.Time
+	lastErr   map[string]time.Time // instance → when a failed recovery was last logged
+}
+
+func (r *recoverer) pass(ctx context.Context, now time.Time) {
+	after, on := r.node.State().RecoveryAfter()
+	boxes, err := r.node.State().Boxes()
+	if err != nil {
+		return
+	}
+	var live, due []string
+	for _, b := range boxes {
+		if b.Node == r.node.Name() || r.node.MemberAlive(b.Node) {
+			live = append(live, b.Node)
+			delete(r.downSince, b.Node)
+			continue
+		}
+		since, seen := r.downSince[b.Node]
+		if !seen {
+			r.downSince[b.Node] = now
+			continue
+		}
+		if on && now.Sub(since) >= after {
+			due = append(due, b.Node)
+		}
+	}
+	for _, box := range due {
+		ins, _, err := r.node.State().InstancesOn(box)
+		if err != nil {
+			continue
+		}
+		for _, in := range ins {
+			if !recoverable(in) {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := r.node.Apply(cctx, &state.RecoverInstance{ID: in.ID, From: box, LiveNodes: live, Now: now.UTC()}, nil)
+			cancel()
+			if err != nil {
+				if now.Sub(r.lastErr[in.ID]) >= time.Minute {
+					r.lastErr[in.ID] = now
+					r.log.Warn("cannot recover an instance of a failed box yet", "instance", in.ID, "box", box, "down_for", now.Sub(r.downSince[box]).Round(time.Second), "err", err)
+				}
+				continue
+			}
+			delete(r.lastErr, in.ID)
+			if moved, err := r.node.State().Instance(in.ID); err == nil && moved.Node != box {
+				r.log.Info("instance recovered on another box", "instance", in.ID, "failed_box", box, "box", moved.Node,
+					"down_for", now.Sub(r.downSince[box]).Round(time.Millisecond))
+			}
+		}
+	}
+}
+
+// recoverable: an EBS-backed instance that is meant to exist. Nothing of an
+// instance-store instance outlives its box.
+func recoverable(in *state.Instance) bool {
+	if typ, _ := in.RootDevice(); typ != state.RootDeviceEBS {
+		return false
+	}
+	switch in.State {
+	case state.InstanceTerminated, state.InstanceShuttingDown:
+		return false
+	}
+	return in.Desired != state.InstanceTerminated
+}
