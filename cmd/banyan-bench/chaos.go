@@ -76,8 +76,9 @@ type chaosSummary struct {
 	Corrupted     int    `json:"corrupted"`
 	Resurrected   int    `json:"resurrected"`
 	BrokenOff     int    `json:"broken_off_gets"`
-	// BrokenInMinority: broken-off GETs served by a box that was on the minority side of
-	// a partition during the read (it cannot reach a read quorum: not counted above).
+	// BrokenInMinority: broken-off GETs served by a box that was killed, or on the
+	// minority side of a partition, during the read (it can send no more, or cannot
+	// reach a read quorum: not counted above).
 	BrokenInMinority int                       `json:"broken_off_gets_serving_box_in_minority"`
 	HTTP500          map[string]int            `json:"http_500_by_phase"`
 	Errors           map[string]map[string]int `json:"errors_by_code_and_phase"`
@@ -869,7 +870,7 @@ func (x *chaosRun) summarize(soakOps, all []*opRecord, finals map[string][]*opRe
 	s.Soak = checkSoak(soakOps)
 	s.BrokenOff += s.Soak.BrokenOff
 	for _, r := range soakOps {
-		if r.Op == "get" && r.Truncated && x.c.inMinorityDuring(r.Node, r.Start, r.End) {
+		if r.Op == "get" && r.Truncated && (x.c.inMinorityDuring(r.Node, r.Start, r.End) || x.c.killedDuring(r.Node, r.Start, r.End)) {
 			s.BrokenOff--
 			s.BrokenInMinority++
 		}
@@ -1025,7 +1026,7 @@ func (x *chaosRun) print(w io.Writer, s *chaosSummary) {
 		s.Final.Keys, s.Nodes, s.Final.LostKeys, fmtCounts(s.Final.LostKinds))
 	row("final: nodes disagree / late-applied", "%d keys / %d reads showing an unacknowledged write's value", s.Final.Divergent, s.Final.LateApplied)
 	row("final: listing vs GET disagreements", "%d", s.Final.ListDisagree)
-	row("broken-off GETs", "%d   (plus %d served by a box on the minority side of a partition during the read, which can reach no read quorum)", s.BrokenOff, s.BrokenInMinority)
+	row("broken-off GETs", "%d   (plus %d served by a box killed, or on the minority side of a partition, during the read: it can send no more)", s.BrokenOff, s.BrokenInMinority)
 	row("read anomalies during the soak", "%v; listings %d", fmtCounts(s.Soak.Anomalies), s.Soak.ListAnom)
 	row("HTTP 500s", "%s", fmtCounts(s.HTTP500))
 	lin := s.Lin.Result

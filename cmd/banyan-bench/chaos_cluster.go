@@ -51,6 +51,8 @@ type chaosNode struct {
 	stopped  bool // SIGSTOPped
 	expected bool // we killed it: its exit is no surprise
 	crashes  []string
+	// killed are the times the soak SIGKILLed the node.
+	killed []time.Time
 }
 
 type chaosCluster struct {
@@ -232,6 +234,25 @@ func (c *chaosCluster) inMinorityDuring(node int, from, to time.Time) bool {
 		}
 		if minority(ch.cuts) {
 			return true
+		}
+	}
+	return false
+}
+
+// killedDuring reports whether the soak SIGKILLed node (1-based) while [from, to] ran
+// (or within a second after to: a client sees the connection die a moment after the
+// kill, and may see it first).
+func (c *chaosCluster) killedDuring(node int, from, to time.Time) bool {
+	for _, n := range c.nodes {
+		if n.idx != node {
+			continue
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		for _, at := range n.killed {
+			if !at.Before(from) && !at.After(to.Add(time.Second)) {
+				return true
+			}
 		}
 	}
 	return false
@@ -488,6 +509,7 @@ func (n *chaosNode) signal(sig syscall.Signal) {
 		n.stopped = false
 	case syscall.SIGKILL:
 		n.expected = true
+		n.killed = append(n.killed, time.Now())
 	}
 	n.cmd.Process.Signal(sig)
 }

@@ -37,3 +37,29 @@ func TestInMinorityDuring(t *testing.T) {
 		}
 	}
 }
+
+// A GET served by a node the soak killed while it read (or a moment after its client saw
+// the end) broke off because its server died, and is counted apart.
+func TestKilledDuring(t *testing.T) {
+	c := &chaosCluster{}
+	t0 := time.Now()
+	for i := 1; i <= 3; i++ {
+		c.nodes = append(c.nodes, &chaosNode{idx: i})
+	}
+	c.nodes[1].killed = []time.Time{t0.Add(10 * time.Second)}
+	for _, tc := range []struct {
+		node     int
+		from, to time.Duration
+		want     bool
+	}{
+		{2, 9 * time.Second, 11 * time.Second, true},
+		{2, 9 * time.Second, 9500 * time.Millisecond, true}, // the client saw the reset first
+		{2, 5 * time.Second, 8 * time.Second, false},
+		{2, 11 * time.Second, 12 * time.Second, false},
+		{1, 9 * time.Second, 11 * time.Second, false},
+	} {
+		if got := c.killedDuring(tc.node, t0.Add(tc.from), t0.Add(tc.to)); got != tc.want {
+			t.Errorf("node %d [%v, %v]: %v, want %v", tc.node, tc.from, tc.to, got, tc.want)
+		}
+	}
+}
