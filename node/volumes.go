@@ -112,6 +112,9 @@ func (c *volumeController) Reconcile(ctx context.Context, id string) error {
 	if err := c.reconcilePrimary(ctx, v); err != nil {
 		return err
 	}
+	if err := c.reconcileResize(ctx, v); err != nil { // volumeresize.go
+		return err
+	}
 	isReplica := slices.Contains(v.Replicas, me)
 	switch {
 	case isReplica && v.State == state.VolumeDeleting:

@@ -113,6 +113,11 @@ func (f *front) handlers() map[string]service.Handler {
 		"RevokeSecurityGroupEgress":       handle(f.revokeSecurityGroupEgress),
 		"DescribeSecurityGroupRules":      handle(f.describeSecurityGroupRules),
 		"ModifyNetworkInterfaceAttribute": handle(f.modifyNetworkInterfaceAttribute),
+		// Volume modifications and attributes (volumemods.go).
+		"ModifyVolume":                 handle(f.modifyVolume),
+		"DescribeVolumesModifications": handle(f.describeVolumesModifications),
+		"DescribeVolumeAttribute":      handle(f.describeVolumeAttribute),
+		"ModifyVolumeAttribute":        handle(f.modifyVolumeAttribute),
 	}
 }
 

@@ -45,6 +45,10 @@ const (
 	CmdDetachVolume    CommandType = 33
 	CmdReportVolume    CommandType = 34
 	CmdModifyInstance  CommandType = 35
+	// EBS volume modifications and attributes (volumemods.go).
+	CmdModifyVolume             CommandType = 36
+	CmdReportVolumeModification CommandType = 37
+	CmdSetVolumeAttribute       CommandType = 38
 	// EBS snapshots (snapshots.go).
 	CmdCreateSnapshot       CommandType = 40
 	CmdReportSnapshot       CommandType = 41

@@ -44,6 +44,10 @@ type Volume struct {
 
 	CreateIndex uint64
 	ModifyIndex uint64
+
+	// Attributes (volumemods.go): AutoEnableIO is the volume's autoEnableIO attribute
+	// (DescribeVolumeAttribute/ModifyVolumeAttribute).
+	AutoEnableIO bool
 }
 
 // VolumeAttachment is a volume's attachment to an instance.
