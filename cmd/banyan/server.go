@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/banyancloud/banyan/api/s3"
 	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/node"
 )
@@ -112,7 +113,8 @@ func runServer(args []string) error {
 		}
 		compute.dns = d
 	}
-	if _, err := startCompute(ctx, srv, objects, compute, clusterRegion(srv), log); err != nil {
+	// Compute reads customers' objects (ImportImage) as S3 clients see them: decrypted.
+	if _, err := startCompute(ctx, srv, s3.PlainObjects(objects, srv.Dir.Secrets.ClusterKey), compute, clusterRegion(srv), log); err != nil {
 		srv.Shutdown()
 		return err
 	}
