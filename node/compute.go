@@ -36,6 +36,9 @@ type ComputeConfig struct {
 	// instances' DNS domain and metadata.
 	Bridge string
 	Region string
+	// PublicInterface is the uplink that answers for the Elastic IPs of the instances
+	// placed here ("" for the interface of the default route).
+	PublicInterface string
 	// Volumes is the box's EBS data plane (BlockStorage); nil runs no volumes.
 	Volumes VolumeData
 	// DNS is the box's DNS server (StartDNS); when set it also answers on the bridge's
@@ -94,6 +97,8 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 			}
 			// Security groups (node/firewall.go).
 			go Converge(ctx, newFirewallController(cfg.Node, gw.Addr(), c.log), ConvergeOptions{Logger: c.log, Workers: 1})
+			// Elastic IPs (node/addresses.go).
+			go Converge(ctx, newNATController(cfg.Node, cfg.PublicInterface, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 		}
 	}
 	if cfg.Hypervisor != nil {

@@ -54,6 +54,14 @@ func (c *Compute) startNetwork(ctx context.Context, region string) error {
 			in, err := st.InstanceByIP(ip.String())
 			return in, err == nil && in.Node == me
 		},
+		PublicIP: func(id string) (netip.Addr, bool) {
+			a, ok := st.InstanceAddress(id)
+			if !ok {
+				return netip.Addr{}, false
+			}
+			ip, err := netip.ParseAddr(a.PublicIP)
+			return ip, err == nil
+		},
 		KeyPair: func(account, name string) (*state.KeyPair, bool) {
 			k, err := st.KeyPair(account, name)
 			return k, err == nil

@@ -128,7 +128,17 @@ func (c *dnsController) Keys(ctx context.Context) ([]string, <-chan struct{}, er
 	if err != nil {
 		return nil, nil, err
 	}
-	return []string{dnsKey}, v.Changed, nil
+	// Public names follow the Elastic IPs too (addresses.go).
+	changed := make(chan struct{})
+	addrs := c.node.State().AddressesChanged(wctx)
+	go func() {
+		select {
+		case <-v.Changed:
+		case <-addrs:
+		}
+		close(changed)
+	}()
+	return []string{dnsKey}, changed, nil
 }
 
 func (c *dnsController) Reconcile(ctx context.Context, key string) error {
@@ -136,7 +146,9 @@ func (c *dnsController) Reconcile(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	c.srv.SetTable(dnsTable(v))
+	t := dnsTable(v)
+	setPublicNames(t, v, c.node.State().PublicAddresses())
+	c.srv.SetTable(t)
 	c.srv.SetTrusted(boxAddrs())
 	ups := c.upstreams
 	if len(ups) == 0 {
@@ -172,6 +184,23 @@ func dnsTable(v *state.DNSView) *netdns.Table {
 		t.Hosts = append(t.Hosts, netdns.Host{Private: a})
 	}
 	return t
+}
+
+// setPublicNames gives the hosts of instances with an Elastic IP their public address
+// (ec2-a-b-c-d names and their PTRs).
+func setPublicNames(t *netdns.Table, v *state.DNSView, public map[string]netip.Addr) {
+	byPrivate := map[netip.Addr]netip.Addr{}
+	for _, in := range v.Instances {
+		priv, err := netip.ParseAddr(in.PrivateIP)
+		if pub, ok := public[in.ID]; ok && err == nil && in.State != state.InstanceTerminated {
+			byPrivate[priv] = pub
+		}
+	}
+	for i := range t.Hosts {
+		if pub, ok := byPrivate[t.Hosts[i].Private]; ok {
+			t.Hosts[i].Public = pub
+		}
+	}
 }
 
 // liveAPIAddrs are the API addresses of the registered boxes that are up now.

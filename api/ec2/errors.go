@@ -57,6 +57,9 @@ func MapError(err error) *awserr.Error {
 		if ae := blockDeviceError(se); ae != nil {
 			return ae
 		}
+		if ae := addressError(se); ae != nil {
+			return ae
+		}
 		switch se.Code {
 		case state.CodeInsufficientCapacity:
 			return errInsufficientCapacity("%s", se.Message)

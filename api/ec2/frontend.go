@@ -118,6 +118,12 @@ func (f *front) handlers() map[string]service.Handler {
 		"DescribeVolumesModifications": handle(f.describeVolumesModifications),
 		"DescribeVolumeAttribute":      handle(f.describeVolumeAttribute),
 		"ModifyVolumeAttribute":        handle(f.modifyVolumeAttribute),
+		// Elastic IP addresses (addresses.go).
+		"AllocateAddress":     handle(f.allocateAddress),
+		"AssociateAddress":    handle(f.associateAddress),
+		"DisassociateAddress": handle(f.disassociateAddress),
+		"ReleaseAddress":      handle(f.releaseAddress),
+		"DescribeAddresses":   handle(f.describeAddresses),
 	}
 }
 

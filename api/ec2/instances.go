@@ -181,6 +181,7 @@ func (f *front) toInstance(in *state.Instance) Instance {
 		SecurityGroups: []GroupIdentifier{}, ClientToken: ptr(in.ClientToken),
 	}
 	f.setInstanceNetwork(&out, in)
+	f.setInstanceAddress(&out, in)
 	rootType, rootName := in.RootDevice()
 	out.RootDeviceType, out.RootDeviceName = ptr(rootType), ptr(rootName)
 	out.BlockDeviceMappings = f.instanceMappings(in)

@@ -24,6 +24,8 @@ func resourceType(id string) string {
 		return "volume"
 	case strings.HasPrefix(id, "snap-"):
 		return "snapshot"
+	case strings.HasPrefix(id, "eipalloc-"):
+		return "elastic-ip"
 	}
 	return ""
 }

@@ -381,7 +381,7 @@ func (f *front) privateDNS(ip string) string {
 // networkInterface is an instance's primary network interface, in its subnet.
 func (f *front) networkInterface(inst *state.Instance, zoneIDs map[string]string) NetworkInterface {
 	dns := f.privateDNS(inst.PrivateIP)
-	return NetworkInterface{
+	ni := NetworkInterface{
 		NetworkInterfaceId: ptr(networkInterfaceID(inst.ID)),
 		Attachment: &NetworkInterfaceAttachment{
 			AttachmentId: ptr(networkAttachmentID(inst.ID)), InstanceId: ptr(inst.ID), InstanceOwnerId: ptr(inst.Account),
@@ -395,6 +395,8 @@ func (f *front) networkInterface(inst *state.Instance, zoneIDs map[string]string
 		RequesterManaged:   ptr(false), SourceDestCheck: ptr(true), Status: ptr("in-use"),
 		SubnetId: ptr(defaultSubnetID(inst.Account, inst.Zone)), VpcId: ptr(defaultVPCID(inst.Account)), TagSet: []Tag{},
 	}
+	ni.Association = f.interfaceAssociation(inst) // addresses.go
+	return ni
 }
 
 // setInstanceNetwork fills an instance record's network shapes from the same source

@@ -49,6 +49,8 @@ func taggable(id string) (table, index string, tags func(any) (map[string]string
 			func(o any, t map[string]string) any { c := *o.(*Snapshot); c.Tags = t; return &c }
 	case strings.HasPrefix(id, "sg-"):
 		return tableSecurityGroups, "id", securityGroupTags, setSecurityGroupTags
+	case strings.HasPrefix(id, "eipalloc-"):
+		return tableAddresses, "id", addressTags, setAddressTags
 	case strings.HasPrefix(id, "import-ami-"):
 		return tableImportTasks, "id", func(o any) (map[string]string, string) { return o.(*ImportTask).Tags, o.(*ImportTask).Account },
 			func(o any, t map[string]string) any { c := *o.(*ImportTask); c.Tags = t; return &c }

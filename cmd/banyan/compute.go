@@ -20,6 +20,7 @@ type computeFlags struct {
 	accel      string
 	bridge     string
 	probeImage string
+	publicIf   string    // the uplink answering for Elastic IPs ("" for the default route's)
 	dns        *node.DNS // the box's DNS server, which also answers on the bridge
 }
 
@@ -72,6 +73,7 @@ func startCompute(ctx context.Context, srv *node.Server, objects objectstore.Obj
 		cfg.Hypervisor = drv
 		cfg.Capacity = drv.Capacity
 		cfg.Bridge = f.bridge
+		cfg.PublicInterface = f.publicIf
 	}
 	return node.StartCompute(ctx, cfg), nil
 }

@@ -53,6 +53,7 @@ func runServer(args []string) error {
 	fs.StringVar(&compute.zone, "zone", "", "this box's availability zone (default: the region's first, REGIONa)")
 	fs.StringVar(&compute.accel, "accel", "", "force the hypervisor's acceleration: kvm or tcg (default: probe, kvm if a guest starts, else tcg)")
 	fs.StringVar(&compute.bridge, "bridge", "bnybr0", "the bridge instances attach to on this box")
+	fs.StringVar(&compute.publicIf, "public-interface", "", "the interface on the LAN that answers for the Elastic IPs of this box's instances (default: the interface of the default route)")
 	fs.StringVar(&compute.probeImage, "probe-image", "", "a bootable guest image to check that KVM really runs guests (default: any image this box has cached)")
 	var dnsListen string
 	fs.StringVar(&dnsListen, "dns-listen", "", "more addresses (host:port, comma separated) the box's DNS server answers on, for operators (it always answers instances on port 53 of the bridge's router address); off for no DNS server")

@@ -50,6 +50,9 @@ type Config struct {
 	Region string
 	// Instance returns the instance that holds a private address; false for none.
 	Instance func(ip netip.Addr) (*state.Instance, bool)
+	// PublicIP returns the public (Elastic IP) address of an instance, for public-ipv4
+	// and public-hostname; nil, or false, for none.
+	PublicIP func(instanceID string) (netip.Addr, bool)
 	// KeyPair returns an account's key pair by name, for public-keys/; nil for none.
 	KeyPair func(account, name string) (*state.KeyPair, bool)
 	// RequireToken refuses requests without an IMDSv2 token (401), as an instance

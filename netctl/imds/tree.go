@@ -92,6 +92,20 @@ func (s *Server) tree(in *state.Instance) *tree {
 		md(nic+"vpc-ipv4-cidr-blocks", vpcCIDR)
 	}
 
+	if s.cfg.PublicIP != nil {
+		if pub, ok := s.cfg.PublicIP(in.ID); ok && pub.Is4() {
+			host := publicHostname(pub, s.cfg.Region)
+			md("public-ipv4", pub.String())
+			md("public-hostname", host)
+			if in.MAC != "" {
+				nic := "network/interfaces/macs/" + strings.ToLower(in.MAC) + "/"
+				md(nic+"public-ipv4s", pub.String())
+				md(nic+"public-hostname", host)
+				md(nic+"ipv4-associations/"+pub.String(), in.PrivateIP)
+			}
+		}
+	}
+
 	if in.KeyName != "" && s.cfg.KeyPair != nil {
 		if kp, ok := s.cfg.KeyPair(in.Account, in.KeyName); ok && kp.PublicKey != "" {
 			md("public-keys/0/openssh-key", kp.PublicKey)
@@ -126,6 +140,16 @@ func (s *Server) tree(in *state.Instance) *tree {
 	b, _ := json.MarshalIndent(doc, "", "  ")
 	t.leaves["dynamic/instance-identity/document"] = string(b)
 	return t
+}
+
+// publicHostname is EC2's public host name of an address: ec2-a-b-c-d.compute-1.amazonaws.com
+// in us-east-1, ec2-a-b-c-d.REGION.compute.amazonaws.com elsewhere.
+func publicHostname(ip netip.Addr, region string) string {
+	domain := "compute-1.amazonaws.com"
+	if region != "" && region != "us-east-1" {
+		domain = region + ".compute.amazonaws.com"
+	}
+	return "ec2-" + strings.ReplaceAll(ip.String(), ".", "-") + "." + domain
 }
 
 // get resolves a path under a version ("" is the version's root): a leaf's value, a
