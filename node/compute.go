@@ -99,6 +99,8 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 			go Converge(ctx, newFirewallController(cfg.Node, gw.Addr(), c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 			// Elastic IPs (node/addresses.go).
 			go Converge(ctx, newNATController(cfg.Node, cfg.PublicInterface, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
+			// The zone's other boxes' instances on the same layer 2 (node/overlay.go).
+			go Converge(ctx, newOverlayController(cfg.Node, cfg.Zone, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 		}
 	}
 	if cfg.Hypervisor != nil {

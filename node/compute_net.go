@@ -29,6 +29,9 @@ func (c *Compute) startNetwork(ctx context.Context, region string) error {
 	for _, d := range did {
 		c.log.Info("instance network: " + d)
 	}
+	if err := netctl.FilterBridgedTraffic(); err != nil {
+		c.log.Warn("instance network: traffic between instances on one layer 2 (same box, or over the overlay) is not filtered by security groups", "err", err)
+	}
 	st := c.cfg.Node.State()
 	me := c.cfg.Node.Name()
 	lookup := func(mac net.HardwareAddr) (dhcp.Lease, bool) {
@@ -44,7 +47,7 @@ func (c *Compute) startNetwork(ctx context.Context, region string) error {
 		}
 		return dhcp.Lease{}, false
 	}
-	ds, err := dhcp.New(dhcp.Config{Interface: c.cfg.Bridge, ServerIP: gw.Addr(), Lookup: lookup, Region: region, Log: c.log})
+	ds, err := dhcp.New(dhcp.Config{Interface: c.cfg.Bridge, ServerIP: gw.Addr(), Lookup: lookup, Region: region, MTU: instanceMTU, Log: c.log})
 	if err != nil {
 		return fmt.Errorf("DHCP on %s: %w", c.cfg.Bridge, err)
 	}

@@ -97,8 +97,9 @@ func (c *firewallController) Reconcile(ctx context.Context, key string) error {
 // here, with the union of its groups' rules, and an address set for each group a rule
 // refers to, holding its members' private addresses.
 func boxRuleset(v *state.FirewallView, me string, router netip.Addr) *firewall.Ruleset {
-	rs := &firewall.Ruleset{Router: router, Sets: map[string][]netip.Addr{}}
+	rs := &firewall.Ruleset{Router: router, Sets: map[string][]netip.Addr{}, Instances: instancesPrefix}
 	members := map[string][]netip.Addr{}
+	networks := map[string][]netip.Addr{} // account → its instances' addresses
 	for _, in := range v.Instances {
 		a, err := netip.ParseAddr(in.PrivateIP)
 		if in.State == state.InstanceTerminated || err != nil || !a.Is4() {
@@ -107,6 +108,7 @@ func boxRuleset(v *state.FirewallView, me string, router netip.Addr) *firewall.R
 		for _, g := range in.GroupIDs() {
 			members[g] = append(members[g], a)
 		}
+		networks[in.Account] = append(networks[in.Account], a)
 	}
 	convert := func(rules []state.SecurityGroupRule) []firewall.Rule {
 		var out []firewall.Rule
@@ -131,7 +133,11 @@ func boxRuleset(v *state.FirewallView, me string, router netip.Addr) *firewall.R
 		if in.Node != me || in.State == state.InstanceTerminated || err != nil || !a.Is4() {
 			continue
 		}
-		it := firewall.Interface{Name: in.ID, Addr: a}
+		// Each account's instances are a network of their own (its default VPC): no
+		// group rule lets another account's instances in or out.
+		network := "net-" + in.Account
+		rs.Sets[network] = networks[in.Account]
+		it := firewall.Interface{Name: in.ID, Addr: a, Network: network}
 		for _, gid := range in.GroupIDs() {
 			g, ok := v.Groups[gid]
 			if !ok && gid == state.DefaultSecurityGroupID(in.Account) {

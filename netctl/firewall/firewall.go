@@ -57,6 +57,11 @@ type Interface struct {
 	Addr    netip.Addr // its private IPv4 address
 	Ingress []Rule
 	Egress  []Rule
+	// Network, when set, names the Set of the private addresses of the instances in the
+	// instance's own network (its account's): traffic to or from any other address of
+	// Ruleset.Instances but the router is dropped before its groups are asked, whatever
+	// they allow, as between two VPCs.
+	Network string
 }
 
 // Ruleset is everything the box's table holds.
@@ -66,6 +71,9 @@ type Ruleset struct {
 	Sets map[string][]netip.Addr
 	// Router is the box's address on the instances' subnet (DHCP and DNS), if any.
 	Router netip.Addr
+	// Instances is the block every instance's private address is in (172.31.0.0/16);
+	// with Interface.Network it keeps networks apart.
+	Instances netip.Prefix
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
@@ -192,6 +200,19 @@ func (r *rule) set(off uint32, s *nftables.Set) *rule {
 		&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID})
 }
 
+func (r *rule) notInSet(off uint32, s *nftables.Set) *rule {
+	return r.add(addrField(off)+" != @"+s.Name,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: s.Name, SetID: s.ID, Invert: true})
+}
+
+func (r *rule) addrNot(off uint32, a netip.Addr) *rule {
+	b := a.As4()
+	return r.add(addrField(off)+" != "+a.String(),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: b[:]})
+}
+
 func protoName(n int) string {
 	switch n {
 	case unix.IPPROTO_TCP:
@@ -301,7 +322,8 @@ func plan(rs *Ruleset, sets map[string]*nftables.Set) []chainSpec {
 		forward.rules = append(forward.rules, (&rule{}).ipv4().addr(offDaddr, it.Addr).verdict(expr.VerdictJump, in))
 		output.rules = append(output.rules, (&rule{}).ipv4().addr(offDaddr, it.Addr).verdict(expr.VerdictJump, in))
 
-		ing := chainSpec{name: in, rules: statefulHead()}
+		ing := chainSpec{name: in, rules: isolate(rs, it, offSaddr, sets)}
+		ing.rules = append(ing.rules, statefulHead()...)
 		// The box's DHCP server answers the instance whatever its groups.
 		ing.rules = append(ing.rules, (&rule{}).l4proto(unix.IPPROTO_UDP).port(unix.IPPROTO_UDP, 0, 67, 67).port(unix.IPPROTO_UDP, 2, 68, 68).verdict(expr.VerdictReturn, ""))
 		for _, g := range it.Ingress {
@@ -309,7 +331,8 @@ func plan(rs *Ruleset, sets map[string]*nftables.Set) []chainSpec {
 		}
 		ing.rules = append(ing.rules, (&rule{}).verdict(expr.VerdictDrop, ""))
 
-		eg := chainSpec{name: out, rules: statefulHead()}
+		eg := chainSpec{name: out, rules: isolate(rs, it, offDaddr, sets)}
+		eg.rules = append(eg.rules, statefulHead()...)
 		// DHCP, the metadata service and the router's DNS, whatever the groups say.
 		eg.rules = append(eg.rules, (&rule{}).l4proto(unix.IPPROTO_UDP).port(unix.IPPROTO_UDP, 2, 67, 67).verdict(expr.VerdictReturn, ""))
 		eg.rules = append(eg.rules, (&rule{}).ipv4().addr(offDaddr, MetadataAddr).l4proto(unix.IPPROTO_TCP).port(unix.IPPROTO_TCP, 2, 80, 80).verdict(expr.VerdictReturn, ""))
@@ -325,6 +348,21 @@ func plan(rs *Ruleset, sets map[string]*nftables.Set) []chainSpec {
 		perIf = append(perIf, ing, eg)
 	}
 	return append([]chainSpec{input, forward, output}, perIf...)
+}
+
+// isolate drops traffic between the interface and instances of other networks: the
+// peer (source of ingress, destination of egress) is an instance address, not the
+// router, and not in the interface's network.
+func isolate(rs *Ruleset, it Interface, peerOff uint32, sets map[string]*nftables.Set) []*rule {
+	set, ok := sets[it.Network]
+	if it.Network == "" || !ok || !rs.Instances.IsValid() || rs.Instances.Bits() == 0 {
+		return nil
+	}
+	r := (&rule{}).ipv4().prefix(peerOff, rs.Instances)
+	if rs.Router.Is4() {
+		r.addrNot(peerOff, rs.Router)
+	}
+	return []*rule{r.notInSet(peerOff, set).verdict(expr.VerdictDrop, "")}
 }
 
 func statefulHead() []*rule {

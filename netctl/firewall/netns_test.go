@@ -206,6 +206,33 @@ func TestFirewallInNamespaces(t *testing.T) {
 		t.Error("connect from the guest blocked with an egress rule for it")
 	}
 
+	// Networks: a rule open to everyone still lets no instance of another network in
+	// (the box's address stands for one here); one of the same network, or the router,
+	// passes.
+	instances := netip.MustParsePrefix("10.99.0.0/24")
+	openToAll := []firewall.Rule{{Protocol: "-1", FromPort: -1, ToPort: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
+	apply(&firewall.Ruleset{Instances: instances,
+		Sets:       map[string][]netip.Addr{"net-a": {guestIP}},
+		Interfaces: []firewall.Interface{{Name: "i-guest", Addr: guestIP, Network: "net-a", Ingress: openToAll, Egress: openToAll}}})
+	if connects(box, "10.99.0.2:8080") {
+		t.Error("an instance of another network got in through a rule open to all")
+	}
+	if connects(guest, "10.99.0.1:9090") {
+		t.Error("the guest reached an instance of another network")
+	}
+	apply(&firewall.Ruleset{Instances: instances,
+		Sets:       map[string][]netip.Addr{"net-a": {guestIP, netip.MustParseAddr("10.99.0.1")}},
+		Interfaces: []firewall.Interface{{Name: "i-guest", Addr: guestIP, Network: "net-a", Ingress: openToAll, Egress: openToAll}}})
+	if !connects(box, "10.99.0.2:8080") || !connects(guest, "10.99.0.1:9090") {
+		t.Error("traffic within one network blocked")
+	}
+	apply(&firewall.Ruleset{Instances: instances, Router: netip.MustParseAddr("10.99.0.1"),
+		Sets:       map[string][]netip.Addr{"net-a": {guestIP}},
+		Interfaces: []firewall.Interface{{Name: "i-guest", Addr: guestIP, Network: "net-a", Ingress: openToAll, Egress: openToAll}}})
+	if !connects(box, "10.99.0.2:8080") {
+		t.Error("the router's traffic blocked as another network's")
+	}
+
 	// The table is one: replaced, never appended to; Remove takes it away.
 	tables, err := conn.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {

@@ -10,194 +10,55 @@ package nat_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
-	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/banyancloud/banyan/netctl/internal/nstest"
 	"github.com/banyancloud/banyan/netctl/nat"
 )
-
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
-
-func newNS(t *testing.T) (netns.NsHandle, *netlink.Handle) {
-	t.Helper()
-	type made struct {
-		ns  netns.NsHandle
-		err error
-	}
-	c := make(chan made, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- made{err: err}
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.New()
-		if err == nil && netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		c <- made{ns, err}
-	}()
-	m := <-c
-	if m.err != nil {
-		t.Skipf("cannot create a network namespace: %v", m.err)
-	}
-	t.Cleanup(func() { m.ns.Close() })
-	h, err := netlink.NewHandleAt(m.ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	lo, _ := h.LinkByName("lo")
-	if err := h.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
-	return m.ns, h
-}
-
-func up(t *testing.T, h *netlink.Handle, name, cidr string) netlink.Link {
-	t.Helper()
-	l, err := h.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cidr != "" {
-		a, _ := netlink.ParseAddr(cidr)
-		if err := h.AddrAdd(l, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := h.LinkSetUp(l); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func defaultRoute(t *testing.T, h *netlink.Handle, dev, gw string) {
-	t.Helper()
-	l, _ := h.LinkByName(dev)
-	if err := h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(gw)}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// whoami listens in ns on addr and tells every client the address it came from.
-func whoami(t *testing.T, ns netns.NsHandle, addr string) {
-	t.Helper()
-	var l net.Listener
-	if err := inNS(ns, func() (err error) { l, err = net.Listen("tcp4", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			c.Write([]byte(host))
-			c.Close()
-		}
-	}()
-}
-
-// seenAs connects from ns to addr and returns the source address the server saw ("" when
-// the connect failed).
-func seenAs(ns netns.NsHandle, addr string) string {
-	var got string
-	inNS(ns, func() error {
-		c, err := net.DialTimeout("tcp4", addr, 300*time.Millisecond)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
-		b, _ := io.ReadAll(c)
-		got = string(b)
-		return nil
-	})
-	return got
-}
-
-func until(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !f(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-	}
-}
 
 func TestNATInNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: builds network namespaces, veth pairs and a bridge")
 	}
-	lan, lh := newNS(t)
-	box, bh := newNS(t)
-	g1, g1h := newNS(t)
-	g2, g2h := newNS(t)
+	lan, lh := nstest.NewNS(t)
+	box, bh := nstest.NewNS(t)
+	g1, g1h := nstest.NewNS(t)
+	g2, g2h := nstest.NewNS(t)
 	if err := bh.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "up0"}, PeerName: "lan0", PeerNamespace: netlink.NsFd(int(lan))}); err != nil {
 		t.Fatalf("veth: %v", err)
 	}
 	if err := bh.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
 		t.Fatalf("bridge: %v", err)
 	}
-	br := up(t, bh, "br0", "172.31.0.1/20")
+	br := nstest.Up(t, bh, "br0", "172.31.0.1/20")
 	for i, g := range []netns.NsHandle{g1, g2} {
 		port := fmt.Sprintf("b%d", i+1)
 		if err := bh.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: port, MasterIndex: br.Attrs().Index}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(g))}); err != nil {
 			t.Fatalf("veth: %v", err)
 		}
-		up(t, bh, port, "")
+		nstest.Up(t, bh, port, "")
 	}
-	up(t, lh, "lan0", "10.77.0.254/24")
-	upLink := up(t, bh, "up0", "10.77.0.1/24")
-	up(t, g1h, "eth0", "172.31.0.5/20")
-	up(t, g2h, "eth0", "172.31.0.6/20")
-	defaultRoute(t, bh, "up0", "10.77.0.254")
-	defaultRoute(t, g1h, "eth0", "172.31.0.1")
-	defaultRoute(t, g2h, "eth0", "172.31.0.1")
+	nstest.Up(t, lh, "lan0", "10.77.0.254/24")
+	upLink := nstest.Up(t, bh, "up0", "10.77.0.1/24")
+	nstest.Up(t, g1h, "eth0", "172.31.0.5/20")
+	nstest.Up(t, g2h, "eth0", "172.31.0.6/20")
+	nstest.DefaultRoute(t, bh, "up0", "10.77.0.254")
+	nstest.DefaultRoute(t, g1h, "eth0", "172.31.0.1")
+	nstest.DefaultRoute(t, g2h, "eth0", "172.31.0.1")
 
-	whoami(t, g1, "172.31.0.5:8080")
-	whoami(t, lan, "10.77.0.254:9090")
-	until(t, "the box reaches guest1", func() bool { return seenAs(box, "172.31.0.5:8080") != "" })
+	nstest.Whoami(t, g1, "172.31.0.5:8080")
+	nstest.Whoami(t, lan, "10.77.0.254:9090")
+	nstest.Until(t, "the box reaches guest1", func() bool { return nstest.SeenAs(box, "172.31.0.5:8080") != "" })
 
 	pub := netip.MustParseAddr("10.77.0.100")
-	if got := seenAs(lan, "10.77.0.100:8080"); got != "" {
+	if got := nstest.SeenAs(lan, "10.77.0.100:8080"); got != "" {
 		t.Fatalf("the public address answered before any NAT (as %q)", got)
 	}
 
@@ -228,31 +89,31 @@ func TestNATInNamespaces(t *testing.T) {
 	if err := bh.AddrAdd(upLink, other); err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(box, nat.EnableForwarding); err != nil {
+	if err := nstest.InNS(box, nat.EnableForwarding); err != nil {
 		t.Fatal(err)
 	}
 	program(nat.Mapping{Public: pub, Private: netip.MustParseAddr("172.31.0.5")})
 
 	// In: the LAN reaches guest1 at the public address, and guest1 sees the LAN's address.
 	var got string
-	until(t, "the LAN reaches guest1 at its public address", func() bool { got = seenAs(lan, "10.77.0.100:8080"); return got != "" })
+	nstest.Until(t, "the LAN reaches guest1 at its public address", func() bool { got = nstest.SeenAs(lan, "10.77.0.100:8080"); return got != "" })
 	if got != "10.77.0.254" {
 		t.Errorf("guest1 saw the LAN as %q", got)
 	}
 	// Out: what guest1 starts leaves as the public address.
-	if got := seenAs(g1, "10.77.0.254:9090"); got != "10.77.0.100" {
+	if got := nstest.SeenAs(g1, "10.77.0.254:9090"); got != "10.77.0.100" {
 		t.Errorf("the LAN saw guest1 as %q, want its public address", got)
 	}
 	// A guest without a public address is not SNATed to someone else's.
-	if got := seenAs(g2, "10.77.0.254:9090"); got == "10.77.0.100" {
+	if got := nstest.SeenAs(g2, "10.77.0.254:9090"); got == "10.77.0.100" {
 		t.Errorf("guest2 left as guest1's public address")
 	}
 	// Hairpin: guest2 reaches guest1's public address through the box's router.
-	if got := seenAs(g2, "10.77.0.100:8080"); got != "172.31.0.1" {
+	if got := nstest.SeenAs(g2, "10.77.0.100:8080"); got != "172.31.0.1" {
 		t.Errorf("hairpin: guest1 saw guest2 as %q, want the router 172.31.0.1", got)
 	}
 	// The box itself reaches it too.
-	if got := seenAs(box, "10.77.0.100:8080"); got == "" {
+	if got := nstest.SeenAs(box, "10.77.0.100:8080"); got == "" {
 		t.Error("the box cannot reach the public address")
 	}
 
@@ -263,10 +124,10 @@ func TestNATInNamespaces(t *testing.T) {
 		IP: pub.AsSlice(), HardwareAddr: stale}); err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(box, func() error { return nat.Announce(uplink, pub) }); err != nil {
+	if err := nstest.InNS(box, func() error { return nat.Announce(uplink, pub) }); err != nil {
 		t.Fatal(err)
 	}
-	until(t, "the LAN's neighbour entry follows the announcement", func() bool {
+	nstest.Until(t, "the LAN's neighbour entry follows the announcement", func() bool {
 		ns, _ := lh.NeighList(lanLink.Attrs().Index, netlink.FAMILY_V4)
 		for _, n := range ns {
 			if n.IP.Equal(pub.AsSlice()) {
@@ -277,21 +138,21 @@ func TestNATInNamespaces(t *testing.T) {
 	})
 
 	// Reassociated to guest2 on the same box: new flows reach guest2.
-	whoami(t, g2, "172.31.0.6:8080")
+	nstest.Whoami(t, g2, "172.31.0.6:8080")
 	if err := nat.ForgetFlows(bh, nat.Mapping{Public: pub, Private: netip.MustParseAddr("172.31.0.5")}); err != nil {
 		t.Fatal(err)
 	}
 	program(nat.Mapping{Public: pub, Private: netip.MustParseAddr("172.31.0.6")})
-	if got := seenAs(g2, "10.77.0.254:9090"); got != "10.77.0.100" {
+	if got := nstest.SeenAs(g2, "10.77.0.254:9090"); got != "10.77.0.100" {
 		t.Errorf("after the move the LAN saw guest2 as %q", got)
 	}
-	if got := seenAs(g1, "10.77.0.254:9090"); got == "10.77.0.100" {
+	if got := nstest.SeenAs(g1, "10.77.0.254:9090"); got == "10.77.0.100" {
 		t.Error("after the move guest1 still leaves as the public address")
 	}
 
 	// Gone: the address leaves the uplink and answers no more; other addresses stay.
 	program()
-	if got := seenAs(lan, "10.77.0.100:8080"); got != "" {
+	if got := nstest.SeenAs(lan, "10.77.0.100:8080"); got != "" {
 		t.Errorf("the public address still answers after its mapping went (as %q)", got)
 	}
 	addrs, _ := bh.AddrList(upLink, netlink.FAMILY_V4)
