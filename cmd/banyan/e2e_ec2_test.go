@@ -36,6 +36,9 @@ type labCLI struct {
 	t        *testing.T
 	lab      *boxlab.Lab
 	endpoint string
+	// env, when set, is added to aws's environment after the lab's credential files
+	// (another account's keys, say).
+	env []string
 }
 
 func (a *labCLI) run(out any, args ...string) error {
@@ -45,6 +48,7 @@ func (a *labCLI) run(out any, args ...string) error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", a.lab.LANNetns(), "aws", "--endpoint-url", a.endpoint, "--output", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_CONFIG_FILE="+config, "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+	cmd.Env = append(cmd.Env, a.env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -4,6 +4,7 @@ package main
 // over the VXLAN overlay (netctl/overlay, node/overlay.go), end to end in the box lab.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,12 +50,15 @@ func TestBoxLabOverlay(t *testing.T) {
 	server := run.Instances[0].InstanceId
 	aws.waitState(3*time.Minute, "running", server)
 	serverIP := privateIP(server)
+	serverName := "ip-" + strings.ReplaceAll(serverIP, ".", "-") + ".ec2.internal"
 
 	// The client, on the other box, asks the server's private address every second and
 	// says what it got.
 	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--user-data", writeUD("client.sh",
 		"#!/bin/sh\ni=0\nwhile [ $i -lt 600 ]; do\n  r=$(timeout 3 wget -q -O - http://"+serverIP+":8080/ 2>/dev/null)\n"+
 			"  if [ -n \"$r\" ]; then echo \"peer-says=$r mtu=$(cat /sys/class/net/eth0/mtu)\"; else echo \"peer-\"\"silent\"; fi\n"+
+			"  n=$(timeout 3 wget -q -O - http://"+serverName+":8080/ 2>/dev/null)\n"+
+			"  [ -n \"$n\" ] && echo \"peer-by-name=$n\"\n"+
 			"  i=$((i+1)); sleep 1\ndone\n"))
 	client := run.Instances[0].InstanceId
 	started := time.Now()
@@ -78,7 +82,57 @@ func TestBoxLabOverlay(t *testing.T) {
 	if m[2] != "1450" {
 		t.Fatalf("guest MTU %s, want 1450 (room for VXLAN's 50 bytes)", m[2])
 	}
+	waitFor(t, time.Minute, "the client's answer from the server by its DNS name", func() error {
+		if out := aws.console(client); !strings.Contains(out, "peer-by-name="+server) {
+			return fmt.Errorf("no answer by name (%s) yet:\n%s", serverName, lastLines(out, 6))
+		}
+		return nil
+	})
 	t.Logf("%s on box %d reached %s on box %d at %s over the overlay, %.1fs after its launch", client, where[client][0], server, where[server][0], serverIP, time.Since(started).Seconds())
+
+	// Another account's instance cannot reach the server, even once the server's group
+	// admits everyone on the port.
+	var groups struct {
+		SecurityGroups []struct{ GroupId string }
+	}
+	aws.must(&groups, "ec2", "describe-security-groups", "--group-names", "default")
+	aws.must(nil, "ec2", "authorize-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId, "--protocol", "tcp", "--port", "8080", "--cidr", "0.0.0.0/0")
+	aws.must(nil, "ec2", "modify-image-attribute", "--image-id", imageID, "--launch-permission", "Add=[{Group=all}]")
+	out, err := lab.Box(0).Exec(context.Background(), lab.Banyan(), "account", "create", "tenant2", "--data-dir", lab.Box(0).DataDir())
+	if err != nil {
+		t.Fatalf("account create: %v %s", err, out)
+	}
+	tenant := &labCLI{t: t, lab: lab, endpoint: aws.endpoint, env: []string{"AWS_SHARED_CREDENTIALS_FILE=/dev/null"}}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "aws_access_key_id = "); ok {
+			tenant.env = append(tenant.env, "AWS_ACCESS_KEY_ID="+v)
+		}
+		if v, ok := strings.CutPrefix(line, "aws_secret_access_key = "); ok {
+			tenant.env = append(tenant.env, "AWS_SECRET_ACCESS_KEY="+v)
+		}
+	}
+	if len(tenant.env) != 3 {
+		t.Fatalf("no keys in the output of account create:\n%s", out)
+	}
+	tenant.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--user-data", writeUD("intruder.sh",
+		"#!/bin/sh\ni=0\nwhile [ $i -lt 600 ]; do\n  r=$(timeout 3 wget -q -O - http://"+serverIP+":8080/ 2>/dev/null)\n"+
+			"  if [ -n \"$r\" ]; then echo \"intruder-got=$r\"; else echo \"intruder-\"\"blocked\"; fi\n  i=$((i+1)); sleep 1\ndone\n"))
+	intruder := run.Instances[0].InstanceId
+	tenant.waitState(3*time.Minute, "running", intruder)
+	waitFor(t, 3*time.Minute, "the other account's instance trying", func() error {
+		out := tenant.console(intruder)
+		if strings.Contains(out, "intruder-got=i-") {
+			t.Fatalf("another account's instance reached the server:\n%s", lastLines(out, 10))
+		}
+		if strings.Count(out, "intruder-blocked") < 3 {
+			return fmt.Errorf("not yet:\n%s", lastLines(out, 4))
+		}
+		return nil
+	})
+	if !strings.Contains(aws.console(client)[len(aws.console(client))-400:], "peer-says=i-") {
+		t.Fatal("the client of the server's own account stopped getting answers")
+	}
+	t.Logf("another account's instance (%s, box %v) got no answer from %s with its group open to 0.0.0.0/0", intruder, domainsByInstance(t, lab)[intruder], serverIP)
 
 	// Security groups apply to what crosses the overlay: the server moved into a group
 	// that lets nothing in, the client's requests go unanswered.
