@@ -124,6 +124,9 @@ func (f *front) handlers() map[string]service.Handler {
 		"DisassociateAddress": handle(f.disassociateAddress),
 		"ReleaseAddress":      handle(f.releaseAddress),
 		"DescribeAddresses":   handle(f.describeAddresses),
+		// ImportSnapshot (importsnapshots.go); CancelImportTask serves both kinds of task.
+		"ImportSnapshot":              handle(f.importSnapshot),
+		"DescribeImportSnapshotTasks": handle(f.describeImportSnapshotTasks),
 	}
 }
 

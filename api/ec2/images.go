@@ -165,6 +165,9 @@ func (f *front) describeImportImageTasks(c *service.Call, in *DescribeImportImag
 
 func (f *front) cancelImportTask(c *service.Call, in *CancelImportTaskRequest) (*CancelImportTaskResult, error) {
 	id := deref(in.ImportTaskId)
+	if strings.HasPrefix(id, "import-snap-") {
+		return f.cancelImportSnapshotTask(c, in) // importsnapshots.go
+	}
 	if err := f.authorize(c, "CancelImportTask", in.DryRun, f.arn(c, "import-image-task", id)); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ func resourceType(id string) string {
 		return "key-pair"
 	case strings.HasPrefix(id, "import-ami-"):
 		return "import-image-task"
+	case strings.HasPrefix(id, "import-snap-"):
+		return "import-snapshot-task"
 	case strings.HasPrefix(id, "vol-"):
 		return "volume"
 	case strings.HasPrefix(id, "snap-"):

@@ -54,6 +54,8 @@ func taggable(id string) (table, index string, tags func(any) (map[string]string
 	case strings.HasPrefix(id, "import-ami-"):
 		return tableImportTasks, "id", func(o any) (map[string]string, string) { return o.(*ImportTask).Tags, o.(*ImportTask).Account },
 			func(o any, t map[string]string) any { c := *o.(*ImportTask); c.Tags = t; return &c }
+	case strings.HasPrefix(id, "import-snap-"):
+		return tableImportSnapshotTasks, "id", importSnapshotTaskTags, setImportSnapshotTaskTags
 	}
 	return "", "", nil, nil
 }

@@ -67,7 +67,8 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 			return node.ConsoleOutput(ctx, srv.Cluster, box, id)
 		},
 		ImportSource: func(ctx context.Context, account, bucket, key string) (int64, error) {
-			return importSource(ctx, srv, objects, account, bucket, key)
+			// Through the decrypting view: the size is the image's, not its ciphertext's.
+			return importSource(ctx, srv, s3.PlainObjects(objects, srv.Dir.Secrets.ClusterKey), account, bucket, key)
 		},
 		NewID:  node.NewEC2ID,
 		Logger: log,

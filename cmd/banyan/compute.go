@@ -25,11 +25,12 @@ type computeFlags struct {
 }
 
 // startCompute opens the box's hypervisor and starts the compute agent. Whatever the
-// mode, the leader runs the image imports (qemu-img only, no hypervisor) and forgets
+// mode, the leader runs the image and snapshot imports (qemu-img only, no hypervisor) and forgets
 // long-terminated instances. With mode auto, a box whose libvirtd cannot be reached
 // still starts, and reports its hypervisor down.
 func startCompute(ctx context.Context, srv *node.Server, objects objectstore.ObjectLayer, f computeFlags, region string, log *slog.Logger) (*node.Compute, error) {
 	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RunImports(ctx, srv.Cluster, objects, srv.Dir.Path, log) })
+	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RunSnapshotImports(ctx, srv.Cluster, objects, srv.Dir.Path, log) })
 	go leaderOnly(ctx, srv, func(ctx context.Context) { node.ForgetTerminated(ctx, srv.Cluster) })
 	go leaderOnly(ctx, srv, func(ctx context.Context) { node.RecoverInstances(ctx, srv.Cluster, log) })
 	if f.mode == "off" {
