@@ -5,6 +5,8 @@
 //	banyan-bench raft [--dir DIR] [--banyan PATH]
 //	banyan-bench s3 [--dir DIR] [--banyan PATH]
 //	banyan-bench ec2 [--records N] [--boots N] [--instances N] [--skip-describe|--skip-boot] [--dir DIR] [--banyan PATH]
+//	banyan-bench net [--seconds N] [--json] (as root)
+//	banyan-bench block [--size 1GiB] [--seconds S|--count N] [--json] [--dir DIR]
 //	banyan-bench chaos [--nodes N] [--rounds R] [--clients C] [--disks D] [--seed S] [--json] [--dir DIR] [--banyan PATH]
 //
 // chaos is the exception to "never fails": it is a fault-injection soak, and it exits
@@ -21,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3|ec2|chaos [--dir DIR] [--banyan PATH] (chaos: as root; --help for its flags)")
+		fmt.Fprintln(os.Stderr, "usage: banyan-bench raft|s3|ec2|block|net|chaos [--dir DIR] [--banyan PATH] (net, chaos: as root; --help for their flags)")
 		os.Exit(2)
 	}
 	var err error
@@ -34,6 +36,10 @@ func main() {
 		err = benchEC2(os.Args[2:])
 	case "chaos":
 		err = benchChaos(os.Args[2:])
+	case "block":
+		err = benchBlock(os.Args[2:])
+	case "net":
+		err = benchNet(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
