@@ -107,6 +107,12 @@ type imageInfo struct {
 	VirtualSize int64  `json:"virtual-size"`
 	ActualSize  int64  `json:"actual-size"`
 	BackingFile string `json:"backing-filename"`
+	// Specific is qemu-img's format-specific part: for qcow2, an external data file.
+	Specific struct {
+		Data struct {
+			DataFile string `json:"data-file"`
+		} `json:"data"`
+	} `json:"format-specific"`
 }
 
 func qemuImgInfo(ctx context.Context, path string) (imageInfo, error) {
@@ -146,6 +152,11 @@ func checkDiskImage(ctx context.Context, path, format string) (imageInfo, error)
 	}
 	if info.BackingFile != "" {
 		return imageInfo{}, errors.New("Disk validation failed [an image with a backing file cannot be imported]")
+	}
+	// A qcow2 whose data lives in another file would import that file (any of the
+	// box's, /etc/shadow say) as the image's bytes.
+	if info.Specific.Data.DataFile != "" {
+		return imageInfo{}, errors.New("Disk validation failed [an image with an external data file cannot be imported]")
 	}
 	if want == "qcow2" {
 		if out, err := exec.CommandContext(ctx, "qemu-img", "check", "-q", path).CombinedOutput(); err != nil {

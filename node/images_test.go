@@ -28,6 +28,9 @@ func TestCheckDiskImage(t *testing.T) {
 	img("create", "-f", "raw", path("good.raw"), "8M")
 	img("create", "-f", "qcow2", "-b", path("good.qcow2"), "-F", "qcow2", path("backed.qcow2"))
 	img("create", "-f", "vmdk", path("disk.vmdk"), "8M")
+	// A qcow2 whose data is another file of the box.
+	os.WriteFile(path("secret"), make([]byte, 1<<20), 0o600)
+	img("create", "-f", "qcow2", "-o", "data_file="+path("secret")+",data_file_raw=on", path("datafile.qcow2"), "1M")
 	// A qcow2 cut short: its header promises tables the file no longer has.
 	img("create", "-f", "qcow2", "-o", "preallocation=metadata", path("full.qcow2"), "64M")
 	b, err := os.ReadFile(path("full.qcow2"))
@@ -51,6 +54,7 @@ func TestCheckDiskImage(t *testing.T) {
 		{"good.raw", "qcow2", "is a raw image, not qcow2"},
 		{"good.qcow2", "raw", "is a qcow2 image, not raw"},
 		{"backed.qcow2", "qcow2", "backing file"},
+		{"datafile.qcow2", "qcow2", "external data file"},
 		{"disk.vmdk", "", "is a vmdk image"},
 		{"truncated.qcow2", "qcow2", "Disk validation failed"},
 		{"corrupt.qcow2", "qcow2", "Disk validation failed"},
