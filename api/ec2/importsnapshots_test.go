@@ -85,7 +85,7 @@ func TestImportSnapshotTasks(t *testing.T) {
 	e.sources["s3://disks/disk.vmdk"] = 20 << 20
 
 	r := must(t, call(c.ImportSnapshot(ctx, &sdk.ImportSnapshotInput{Description: aws.String("my disk"), ClientToken: aws.String("tok-1"),
-		RoleName: aws.String("vmimport"),
+		RoleName:      aws.String("vmimport"),
 		DiskContainer: &types.SnapshotDiskContainer{Format: aws.String("raw"), Description: aws.String("the raw one"), UserBucket: userBucket("disks", "disk.raw")},
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeImportSnapshotTask,
 			Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}}}})))

@@ -140,16 +140,16 @@ func TestBoxLabEBSRecovery(t *testing.T) {
 	marker("written")
 	describe := func() (in struct {
 		InstanceId, PrivateIpAddress, StateTransitionReason string
-		State                                              struct{ Name string }
-		BlockDeviceMappings                                []cliMapping
+		State                                               struct{ Name string }
+		BlockDeviceMappings                                 []cliMapping
 	}) {
 		t.Helper()
 		var d struct {
 			Reservations []struct {
 				Instances []struct {
 					InstanceId, PrivateIpAddress, StateTransitionReason string
-					State                                              struct{ Name string }
-					BlockDeviceMappings                                []cliMapping
+					State                                               struct{ Name string }
+					BlockDeviceMappings                                 []cliMapping
 				}
 			}
 		}

@@ -37,7 +37,9 @@ func TestBoxLabOverlay(t *testing.T) {
 	}
 	privateIP := func(id string) string {
 		var d struct {
-			Reservations []struct{ Instances []struct{ PrivateIpAddress string } }
+			Reservations []struct {
+				Instances []struct{ PrivateIpAddress string }
+			}
 		}
 		aws.must(&d, "ec2", "describe-instances", "--instance-ids", id)
 		return d.Reservations[0].Instances[0].PrivateIpAddress
