@@ -22,7 +22,8 @@ import (
 // gratuitous ARP, so the LAN follows an address that moved here from another box), and
 // the flows of a mapping that changed forgotten. An address that moves away (another
 // instance, or the instance restarted elsewhere: its Node changes) leaves this box on
-// the same change. It has one key, like the firewall.
+// the same change. It has one key, like the firewall. The uplink's addresses are leased
+// (addressLease), renewed on every reconcile.
 type natController struct {
 	node   clusterView
 	uplink string // "" for the interface of the default route
@@ -47,6 +48,16 @@ type natController struct {
 
 const natKey = "nat"
 
+// The public addresses on the uplink are leased: each reconcile (on every change, and
+// every natResync) gives them addressLease from now, so the kernel drops the addresses
+// (and with them their DNAT) of a box whose agent died within addressLease, before the
+// cluster restarts its instances elsewhere (compute.recovery_after, 30 s by default), and
+// a VM that outlived its agent is no longer reachable at its public address.
+const (
+	addressLease = 15 * time.Second
+	natResync    = 5 * time.Second
+)
+
 // instancesPrefix is the default VPC's block, where every instance's private address is.
 var instancesPrefix = netip.MustParsePrefix("172.31.0.0/16")
 
@@ -65,7 +76,7 @@ func newNATController(node clusterView, uplink, bridge string, log *slog.Logger)
 			return nil, nil, err
 		}
 		defer h.Close()
-		return nat.SyncAddresses(h, uplink, want, ours)
+		return nat.SyncAddresses(h, uplink, want, ours, addressLease)
 	}
 	c.announce = nat.Announce
 	c.forget = func(m nat.Mapping) error {

@@ -98,9 +98,9 @@ func StartCompute(ctx context.Context, cfg ComputeConfig) *Compute {
 			// Security groups (node/firewall.go).
 			go Converge(ctx, newFirewallController(cfg.Node, gw.Addr(), c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 			// Elastic IPs (node/addresses.go).
-			go Converge(ctx, newNATController(cfg.Node, cfg.PublicInterface, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
+			go Converge(ctx, newNATController(cfg.Node, cfg.PublicInterface, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1, Resync: natResync})
 			// The zone's other boxes' instances on the same layer 2 (node/overlay.go).
-			go Converge(ctx, newOverlayController(cfg.Node, cfg.Zone, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
+			go Converge(ctx, newOverlayController(cfg.Node, cfg.Bridge, c.log), ConvergeOptions{Logger: c.log, Workers: 1})
 		}
 	}
 	if cfg.Hypervisor != nil {

@@ -1,11 +1,12 @@
 package main
 
 // Instances that outlive their box, end to end in the box lab with the installed aws-cli:
-// the banyan of the box that runs an EBS-backed instance is killed (its VM keeps running,
-// as when a box's agent dies or its network is cut); the cluster restarts the instance on
-// another box with the same ID, address and volumes, where it finds what it wrote; when
-// the killed box comes back its agent removes the VM it still runs, and its copies are
-// brought back to the bytes the new primary serves.
+// the banyan of the box that runs an EBS-backed instance with an elastic IP is killed (its
+// VM keeps running, as when a box's agent dies or its network is cut); the dead box's
+// lease on the public address lapses; the cluster restarts the instance on another box
+// with the same ID, address, elastic IP and volumes, where it finds what it wrote and
+// answers the LAN at its elastic IP; when the killed box comes back its agent removes the
+// VM it still runs, and its copies are brought back to the bytes the new primary serves.
 
 import (
 	"context"
@@ -88,6 +89,26 @@ func registerBootableImage(t *testing.T, aws *labCLI, lab *boxlab.Lab, imported,
 	return bootableImage{ImageID: reg.ImageId, SnapshotID: snap.SnapshotId, Zone: zone}
 }
 
+// markerHTTPUserData is markerUserData that also serves, on port 8080, which of the two
+// it did ("written ID" or "found ID"), so a client can tell the recovered guest from a VM
+// that outlived its box.
+const markerHTTPUserData = `#!/bin/sh
+m=$(dd if=/dev/vda bs=512 skip=1048576 count=1 iflag=direct 2>/dev/null | tr -d '\000' | head -c 64)
+case "$m" in
+BANYANBOOT*) id=${m#BANYANBOOT }; kind=found ;;
+*)
+	id=$(wget -q -O - http://169.254.169.254/latest/meta-data/instance-id)
+	printf 'BANYANBOOT %s' "$id" | dd of=/dev/vda bs=512 seek=1048576 conv=notrunc,fsync 2>/dev/null
+	sync
+	kind=written
+	;;
+esac
+mkdir -p /tmp/www
+echo "$kind $id" > /tmp/www/index.html
+busybox httpd -p 8080 -h /tmp/www
+echo "marker-$kind=$id"
+`
+
 func TestBoxLabEBSRecovery(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("the box lab needs root")
@@ -105,8 +126,18 @@ func TestBoxLabEBSRecovery(t *testing.T) {
 		t.Fatalf("banyan setting set: %v %s", err, out)
 	}
 
+	// The pool of public addresses, and a default group that lets the LAN in on 8080 and ICMP.
+	pool := fmt.Sprintf("10.%d.0.200/29", lab.ID())
+	if out, err := lab.Box(0).Exec(context.Background(), lab.Banyan(), "setting", "set", "network.public_cidr", pool, "--data-dir", lab.Box(0).DataDir()); err != nil {
+		t.Fatalf("setting the pool: %v: %s", err, out)
+	}
+	var groups struct{ SecurityGroups []struct{ GroupId string } }
+	aws.must(&groups, "ec2", "describe-security-groups", "--group-names", "default")
+	aws.must(nil, "ec2", "authorize-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId,
+		"--ip-permissions", "IpProtocol=tcp,FromPort=8080,ToPort=8080,IpRanges=[{CidrIp=0.0.0.0/0}]", "IpProtocol=icmp,FromPort=-1,ToPort=-1,IpRanges=[{CidrIp=0.0.0.0/0}]")
+
 	ud := filepath.Join(lab.Dir(), "marker.sh")
-	if err := os.WriteFile(ud, []byte(markerUserData), 0o644); err != nil {
+	if err := os.WriteFile(ud, []byte(markerHTTPUserData), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Not on box 0, whose API the test talks to.
@@ -138,6 +169,23 @@ func TestBoxLabEBSRecovery(t *testing.T) {
 		})
 	}
 	marker("written")
+	var alloc struct{ AllocationId, PublicIp string }
+	aws.must(&alloc, "ec2", "allocate-address", "--domain", "vpc")
+	aws.must(nil, "ec2", "associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", id)
+	url := "http://" + alloc.PublicIp + ":8080/"
+	answers := func(want string) {
+		t.Helper()
+		waitFor(t, 90*time.Second, url+" answering "+want, func() error {
+			if body := fetchFromLAN(lab, url); body != want {
+				return fmt.Errorf("got %q", body)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := lab.Ping(ctx, alloc.PublicIp)
+			return err
+		})
+	}
+	answers("written " + id)
 	describe := func() (in struct {
 		InstanceId, PrivateIpAddress, StateTransitionReason string
 		State                                               struct{ Name string }
@@ -168,6 +216,15 @@ func TestBoxLabEBSRecovery(t *testing.T) {
 	if !slices.Contains(domains(t, victim), id) {
 		t.Fatal("the VM died with the box's banyan; the test needs it running")
 	}
+	// The dead box's lease on the public address lapses: its kernel lets the address go.
+	waitFor(t, time.Minute, "box "+victim.Name()+" to let "+alloc.PublicIp+" go", func() error {
+		out, err := victim.Exec(context.Background(), "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+		if err != nil || strings.Contains(string(out), " "+alloc.PublicIp+"/32 ") {
+			return fmt.Errorf("eth0: %s %v", out, err)
+		}
+		return nil
+	})
+	t.Logf("box %d's address %s lapsed %.1fs after its banyan was killed", victim.Index(), alloc.PublicIp, time.Since(killed).Seconds())
 	var newBox *boxlab.Box
 	waitFor(t, 3*time.Minute, "the instance running on another box", func() error {
 		for _, b := range lab.Boxes() {
@@ -181,6 +238,10 @@ func TestBoxLabEBSRecovery(t *testing.T) {
 	t.Logf("%s defined on box %d %.1fs after box %d's banyan was killed", id, newBox.Index(), time.Since(killed).Seconds(), victim.Index())
 	marker("found")
 	t.Logf("%s booted on box %d and found its marker %.1fs after the kill", id, newBox.Index(), time.Since(killed).Seconds())
+	// The elastic IP followed it: the LAN reaches the recovered guest (not the VM still
+	// running on the killed box) at the same address.
+	answers("found " + id)
+	t.Logf("%s answered at its elastic IP %s from box %d %.1fs after the kill", id, alloc.PublicIp, newBox.Index(), time.Since(killed).Seconds())
 	after := describe()
 	if after.PrivateIpAddress != before.PrivateIpAddress || after.State.Name != "running" || !strings.Contains(after.StateTransitionReason, "recovered") ||
 		len(after.BlockDeviceMappings) != 1 || after.BlockDeviceMappings[0].Ebs.VolumeId != rootVol {

@@ -3,8 +3,9 @@ package main
 // Elastic IPs end to end in the box lab: two boxes, a guest on each serving its own
 // instance ID over HTTP; an address from the pool on the boxes' LAN is associated with
 // the first, and a client in the LAN namespace (a machine on the boxes' LAN) reaches that
-// guest at the public address once its security group admits it (so the group is judged
-// after the DNAT); reassociated with AllowReassociation to the guest on the other box,
+// guest at the public address (TCP, and ICMP echo) once its security group admits it (so
+// the group is judged after the DNAT), is blocked again when the rule is revoked, live;
+// reassociated with AllowReassociation to the guest on the other box,
 // the same address reaches the second guest, and the first box lets the address go.
 
 import (
@@ -139,6 +140,36 @@ func TestBoxLabElasticIP(t *testing.T) {
 	aws.must(nil, "ec2", "authorize-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId,
 		"--protocol", "tcp", "--port", port, "--cidr", "0.0.0.0/0")
 	waitFor(t, 30*time.Second, "the first guest at "+url, func() error {
+		if body := fetchFromLAN(lab, url); body != i1 {
+			return fmt.Errorf("got %q", body)
+		}
+		return nil
+	})
+	// ICMP: the group has no rule for it yet, then one.
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := lab.Ping(ctx, pub)
+		return err
+	}
+	if ping() == nil {
+		t.Fatal("an echo request passed a group without an ICMP rule")
+	}
+	aws.must(nil, "ec2", "authorize-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId,
+		"--protocol", "icmp", "--port", "-1", "--cidr", "0.0.0.0/0")
+	waitFor(t, 30*time.Second, "an echo reply from "+pub, ping)
+	// Revoked, the port is blocked again, live; authorized again, it passes.
+	aws.must(nil, "ec2", "revoke-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId,
+		"--protocol", "tcp", "--port", port, "--cidr", "0.0.0.0/0")
+	waitFor(t, 30*time.Second, url+" blocked again", func() error {
+		if body := fetchFromLAN(lab, url); body != "" {
+			return fmt.Errorf("still answered by %q", body)
+		}
+		return nil
+	})
+	aws.must(nil, "ec2", "authorize-security-group-ingress", "--group-id", groups.SecurityGroups[0].GroupId,
+		"--protocol", "tcp", "--port", port, "--cidr", "0.0.0.0/0")
+	waitFor(t, 30*time.Second, "the first guest at "+url+" again", func() error {
 		if body := fetchFromLAN(lab, url); body != i1 {
 			return fmt.Errorf("got %q", body)
 		}

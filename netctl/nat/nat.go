@@ -6,7 +6,8 @@
 // neighbour caches follow an address that moved from another box at once.
 //
 // The table DNATs public to private in prerouting (traffic from the LAN, and from the
-// box's own instances: the hairpin) and in output (the box itself), SNATs private to
+// box's own instances: the hairpin) and in output (the box itself), while the box holds
+// the public address, SNATs private to
 // public in postrouting for what an instance sends out of the uplink, and masquerades
 // hairpin traffic (an instance reaching another's public address on this box) behind
 // the bridge's router address, so that the reply comes back through the box and is
@@ -151,6 +152,16 @@ func (r *rule) ctDNAT() *rule {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)})
 }
 
+// localDaddr matches packets to an address the box holds now (fib daddr type local):
+// the DNAT of a public address lapses with the address's lease on the uplink, so a box
+// whose agent died stops translating for it even where a neighbour cache still sends
+// the address's traffic here.
+func (r *rule) localDaddr() *rule {
+	return r.add("fib daddr type local",
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		cmpEq(binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)))
+}
+
 func (r *rule) nat(t expr.NATType, to netip.Addr) *rule {
 	b := to.As4()
 	word := map[expr.NATType]string{expr.NATTypeDestNAT: "dnat", expr.NATTypeSourceNAT: "snat"}[t]
@@ -175,8 +186,8 @@ func plan(rs *Ruleset) []chainSpec {
 	out := chainSpec{name: "output", hook: nftables.ChainHookOutput, priority: nftables.ChainPriorityNATDest, prioText: "-100"}
 	post := chainSpec{name: "postrouting", hook: nftables.ChainHookPostrouting, priority: nftables.ChainPriorityNATSource, prioText: "srcnat"}
 	for _, m := range ms {
-		pre.rules = append(pre.rules, (&rule{}).addr(offDaddr, m.Public).nat(expr.NATTypeDestNAT, m.Private))
-		out.rules = append(out.rules, (&rule{}).addr(offDaddr, m.Public).nat(expr.NATTypeDestNAT, m.Private))
+		pre.rules = append(pre.rules, (&rule{}).addr(offDaddr, m.Public).localDaddr().nat(expr.NATTypeDestNAT, m.Private))
+		out.rules = append(out.rules, (&rule{}).addr(offDaddr, m.Public).localDaddr().nat(expr.NATTypeDestNAT, m.Private))
 	}
 	for _, m := range ms {
 		post.rules = append(post.rules, (&rule{}).oifname(rs.Uplink).addr(offSaddr, m.Private).nat(expr.NATTypeSourceNAT, m.Public))

@@ -19,13 +19,13 @@ func TestRenderMapsBothWays(t *testing.T) {
 	want := `table ip banyan-nat {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
-		ip daddr 192.0.2.129 dnat to 172.31.0.5
-		ip daddr 192.0.2.140 dnat to 172.31.16.9
+		ip daddr 192.0.2.129 fib daddr type local dnat to 172.31.0.5
+		ip daddr 192.0.2.140 fib daddr type local dnat to 172.31.16.9
 	}
 	chain output {
 		type nat hook output priority -100; policy accept;
-		ip daddr 192.0.2.129 dnat to 172.31.0.5
-		ip daddr 192.0.2.140 dnat to 172.31.16.9
+		ip daddr 192.0.2.129 fib daddr type local dnat to 172.31.0.5
+		ip daddr 192.0.2.140 fib daddr type local dnat to 172.31.16.9
 	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -77,7 +78,7 @@ func TestNATInNamespaces(t *testing.T) {
 		for _, m := range ms {
 			want = append(want, m.Public)
 		}
-		if _, _, err := nat.SyncAddresses(bh, uplink, want, ours); err != nil {
+		if _, _, err := nat.SyncAddresses(bh, uplink, want, ours, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := nat.Apply(conn, &nat.Ruleset{Uplink: uplink, Bridge: "br0", Instances: netip.MustParsePrefix("172.31.0.0/16"), Mappings: ms}); err != nil {
@@ -148,6 +149,34 @@ func TestNATInNamespaces(t *testing.T) {
 	}
 	if got := nstest.SeenAs(g1, "10.77.0.254:9090"); got == "10.77.0.100" {
 		t.Error("after the move guest1 still leaves as the public address")
+	}
+
+	// Leased: an address its agent stops renewing lapses, and its DNAT with it, even for
+	// a LAN whose neighbour entry still sends the address's traffic to the box.
+	if _, _, err := nat.SyncAddresses(bh, uplink, []netip.Addr{pub}, ours, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := nstest.SeenAs(lan, "10.77.0.100:8080"); got == "" {
+		t.Fatal("the leased address does not answer")
+	}
+	if err := lh.NeighSet(&netlink.Neigh{LinkIndex: lanLink.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+		IP: pub.AsSlice(), HardwareAddr: upLink.Attrs().HardwareAddr}); err != nil {
+		t.Fatal(err)
+	}
+	nstest.Until(t, "the unrenewed lease to lapse", func() bool {
+		addrs, _ := bh.AddrList(upLink, netlink.FAMILY_V4)
+		for _, a := range addrs {
+			if a.IP.Equal(pub.AsSlice()) {
+				return false
+			}
+		}
+		return true
+	})
+	if got := nstest.SeenAs(lan, "10.77.0.100:8080"); got != "" {
+		t.Errorf("the lapsed address's traffic still reaches a guest (as %q)", got)
+	}
+	if err := lh.NeighDel(&netlink.Neigh{LinkIndex: lanLink.Attrs().Index, Family: netlink.FAMILY_V4, IP: pub.AsSlice()}); err != nil {
+		t.Fatal(err)
 	}
 
 	// Gone: the address leaves the uplink and answers no more; other addresses stay.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -40,8 +41,10 @@ func DefaultUplink(h *netlink.Handle) (string, error) {
 // SyncAddresses makes the uplink hold, as /32 addresses, exactly want among the
 // addresses ours says are the NAT's (the pool's and every allocated public address):
 // what is missing is added, what is ours and not wanted removed; other addresses are
-// never touched. It returns what it added and removed.
-func SyncAddresses(h *netlink.Handle, uplink string, want []netip.Addr, ours func(netip.Addr) bool) (added, removed []netip.Addr, err error) {
+// never touched. A lease above zero gives every wanted address that valid lifetime from
+// now (renewing those already held), after which the kernel removes it unless a later
+// call renews it again; zero adds them for good. It returns what it added and removed.
+func SyncAddresses(h *netlink.Handle, uplink string, want []netip.Addr, ours func(netip.Addr) bool, lease time.Duration) (added, removed []netip.Addr, err error) {
 	link, err := h.LinkByName(uplink)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nat: uplink %s: %w", uplink, err)
@@ -72,11 +75,21 @@ func SyncAddresses(h *netlink.Handle, uplink string, want []netip.Addr, ours fun
 			removed = append(removed, ip)
 		}
 	}
+	secs := 0
+	if lease > 0 {
+		secs = max(1, int(lease.Round(time.Second)/time.Second))
+	}
 	for _, ip := range want {
-		if held[ip] {
+		if held[ip] && secs == 0 {
 			continue
 		}
-		a := &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}}
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}, ValidLft: secs, PreferedLft: secs}
+		if held[ip] {
+			if err := h.AddrReplace(link, a); err != nil {
+				return added, removed, fmt.Errorf("nat: renew %s on %s: %w", ip, uplink, err)
+			}
+			continue
+		}
 		if err := h.AddrAdd(link, a); err != nil && !errors.Is(err, unix.EEXIST) {
 			return added, removed, fmt.Errorf("nat: add %s to %s: %w", ip, uplink, err)
 		}

@@ -59,6 +59,9 @@ func (l *Lab) ip(args ...string) error {
 // runs in the namespace. A socket keeps the namespace it was made in.
 func dialIn(ctx context.Context, nsPath, network, address string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(address)
+	if strings.HasPrefix(network, "ip") && !strings.HasPrefix(network, "ip:") && err != nil {
+		host, err = address, nil // raw IP ("ip4:icmp"): an address without a port
+	}
 	if err != nil {
 		return nil, err
 	}
