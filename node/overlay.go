@@ -14,15 +14,15 @@ import (
 	"github.com/banyancloud/banyan/netctl/overlay"
 )
 
-// overlayController joins this box's instance bridge to the other boxes' of its zone
-// (netctl/overlay): a VXLAN port on the bridge, and for every instance of the zone
-// placed on another box a forwarding entry to that box and an ARP answer, from the
-// local replica. An instance that moves (a recovery on another box, cluster/state/
-// recovery.go) moves its entries with it, keeping its address. One key, like the
-// firewall.
+// overlayController joins this box's instance bridge to the other boxes' (netctl/overlay):
+// a VXLAN port on the bridge, and for every instance placed on another box, of this zone
+// or another, a forwarding entry to that box and an ARP answer, from the local replica;
+// the block of every instance address is routed onto the bridge, so instances of other
+// zones' subnets are reached through the box as their router. An instance that moves
+// (a recovery on another box, cluster/state/recovery.go) moves its entries with it,
+// keeping its address. One key, like the firewall.
 type overlayController struct {
 	node   clusterView
-	zone   string
 	bridge string
 	log    *slog.Logger
 
@@ -40,8 +40,8 @@ const overlayKey = "overlay"
 // a 1500-byte underlay with VXLAN's header.
 const instanceMTU = 1500 - overlay.Overhead
 
-func newOverlayController(node clusterView, zone, bridge string, log *slog.Logger) *overlayController {
-	c := &overlayController{node: node, zone: zone, bridge: bridge, log: log}
+func newOverlayController(node clusterView, bridge string, log *slog.Logger) *overlayController {
+	c := &overlayController{node: node, bridge: bridge, log: log}
 	c.ensure = func(d overlay.Device) ([]string, error) {
 		h, err := netlink.NewHandle()
 		if err != nil {
@@ -80,9 +80,9 @@ func (c *overlayController) Keys(ctx context.Context) ([]string, <-chan struct{}
 	return []string{overlayKey}, v.Changed, nil
 }
 
-// boxPeers lists the instances of zone placed on other boxes, with those boxes' underlay
+// boxPeers lists the instances placed on other boxes, with those boxes' underlay
 // addresses (the host of their node RPC address), and this box's own underlay address.
-func boxPeers(st *state.Store, instances []*state.Instance, me, zone string) (netip.Addr, []overlay.Peer, error) {
+func boxPeers(st *state.Store, instances []*state.Instance, me string) (netip.Addr, []overlay.Peer, error) {
 	nodes, err := st.Nodes()
 	if err != nil {
 		return netip.Addr{}, nil, err
@@ -103,7 +103,7 @@ func boxPeers(st *state.Store, instances []*state.Instance, me, zone string) (ne
 	}
 	var peers []overlay.Peer
 	for _, in := range instances {
-		if in.Node == me || in.Zone != zone || in.State == state.InstanceTerminated || in.PrivateIP == "" {
+		if in.Node == me || in.State == state.InstanceTerminated || in.PrivateIP == "" {
 			continue
 		}
 		box, ok := underlay[in.Node]
@@ -122,11 +122,11 @@ func (c *overlayController) Reconcile(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	local, peers, err := boxPeers(c.node.State(), v.Instances, c.node.Name(), c.zone)
+	local, peers, err := boxPeers(c.node.State(), v.Instances, c.node.Name())
 	if err != nil {
 		return err
 	}
-	dev := overlay.Device{Local: local, Bridge: c.bridge}
+	dev := overlay.Device{Local: local, Bridge: c.bridge, Routed: instancesPrefix}
 	did, err := c.ensure(dev)
 	for _, d := range did {
 		c.log.Info("instance overlay: " + d)

@@ -4,15 +4,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sort"
 	"testing"
 
 	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/netctl/overlay"
 )
 
-// TestOverlayPeersFollowTheState: the overlay of box1 holds every instance of its zone on
-// another box, behind that box's address, and not its own, other zones' or terminated
-// ones; an instance that moves to box1 leaves the peers.
+// TestOverlayPeersFollowTheState: the overlay of box1 holds every instance on another
+// box, of its zone or another, behind that box's address, and not its own or terminated
+// ones; the instance block is routed onto the bridge.
 func TestOverlayPeersFollowTheState(t *testing.T) {
 	cl := localCluster{Local: state.NewLocal(), name: "box1"}
 	ctx := context.Background()
@@ -38,7 +39,7 @@ func TestOverlayPeersFollowTheState(t *testing.T) {
 	gone, _ := cl.State().Instance("i-gone")
 	apply(&state.ReportInstance{ID: gone.ID, Node: gone.Node, Generation: gone.Generation, State: state.InstanceTerminated})
 
-	c := newOverlayController(cl, "us-east-1a", "bnybr0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := newOverlayController(cl, "bnybr0", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var dev overlay.Device
 	var peers []overlay.Peer
 	c.ensure = func(d overlay.Device) ([]string, error) { dev = d; return nil, nil }
@@ -47,8 +48,11 @@ func TestOverlayPeersFollowTheState(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote, _ := cl.State().Instance("i-remote")
-	if dev.Local.String() != "10.0.0.1" || dev.Bridge != "bnybr0" || len(peers) != 1 ||
-		peers[0].MAC.String() != "02:00:00:00:00:02" || peers[0].Box.String() != "10.0.0.2" || peers[0].IP.String() != remote.PrivateIP {
+	other, _ := cl.State().Instance("i-otherzone")
+	sort.Slice(peers, func(i, j int) bool { return peers[i].MAC.String() < peers[j].MAC.String() })
+	if dev.Local.String() != "10.0.0.1" || dev.Bridge != "bnybr0" || dev.Routed.String() != "172.31.0.0/16" || len(peers) != 2 ||
+		peers[0].MAC.String() != "02:00:00:00:00:02" || peers[0].Box.String() != "10.0.0.2" || peers[0].IP.String() != remote.PrivateIP ||
+		peers[1].MAC.String() != "02:00:00:00:00:03" || peers[1].Box.String() != "10.0.0.3" || peers[1].IP.String() != other.PrivateIP {
 		t.Fatalf("device %+v peers %+v", dev, peers)
 	}
 }

@@ -7,6 +7,13 @@
 // box that asks and no broadcast, DHCP included, ever crosses to another box. The
 // zone's router address and MAC are the same on every box (netctl.RouterMAC): frames for
 // the router stay on the box the instance runs on.
+//
+// Every zone's boxes share the one network, so an instance also reaches the instances of
+// other zones, whose subnets are not its own: it sends to its router, the box it runs on,
+// which has the block of every instance address routed onto its bridge (Device.Routed)
+// and so asks the device's ARP proxy for the remote instance and sends the frame over
+// VXLAN to the box that runs it, which bridges it to the instance. The answer goes the
+// same way back through that box's router. One hop, no tunnel per zone pair.
 package overlay
 
 import (
@@ -33,6 +40,10 @@ type Device struct {
 	Bridge string
 	// Port is the UDP port (DefaultPort when 0).
 	Port int
+	// Routed, when valid, is the block every instance's address is in, routed onto the
+	// bridge (on-link) so that the box forwards traffic for instances of other zones'
+	// subnets to the overlay; the bridge's own subnet is more specific.
+	Routed netip.Prefix
 }
 
 // Defaults: the IANA VXLAN port; one network for the whole cloud (accounts are kept
@@ -126,7 +137,37 @@ func Ensure(h *netlink.Handle, d Device) ([]string, error) {
 		}
 		did = append(did, d.name()+" up")
 	}
+	if d.Routed.IsValid() {
+		r, err := routeOnBridge(h, br, d.Routed)
+		if err != nil {
+			return did, err
+		}
+		did = append(did, r...)
+	}
 	return did, nil
+}
+
+// routeOnBridge makes p an on-link route through the bridge, replacing a route to p
+// through anywhere else.
+func routeOnBridge(h *netlink.Handle, br netlink.Link, p netip.Prefix) ([]string, error) {
+	p = p.Masked()
+	if !p.Addr().Is4() {
+		return nil, fmt.Errorf("overlay: routed block %s is not IPv4", p)
+	}
+	dst := &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
+	have, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: dst, Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("overlay: routes to %s: %w", p, err)
+	}
+	for _, r := range have {
+		if r.LinkIndex == br.Attrs().Index && r.Gw == nil && r.Scope == netlink.SCOPE_LINK {
+			return nil, nil
+		}
+	}
+	if err := h.RouteReplace(&netlink.Route{LinkIndex: br.Attrs().Index, Dst: dst, Scope: netlink.SCOPE_LINK}); err != nil {
+		return nil, fmt.Errorf("overlay: route %s onto %s: %w", p, br.Attrs().Name, err)
+	}
+	return []string{fmt.Sprintf("routed %s onto %s", p, br.Attrs().Name)}, nil
 }
 
 // Sync makes the device's forwarding and neighbour entries exactly the peers': for each,
