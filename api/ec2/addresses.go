@@ -17,6 +17,11 @@ import (
 // (node/addresses.go). The instance's primary network interface is the only one, so an
 // association names the instance, whichever of InstanceId and NetworkInterfaceId the
 // caller used.
+//
+// An instance may also hold a public address EC2 gave it at launch (an Auto address:
+// RunInstances' AssociatePublicIpAddress, or the subnet's MapPublicIpOnLaunch). It shows
+// on the instance and its interface with IpOwnerId amazon and no allocation or
+// association ID, and DescribeAddresses does not list it.
 
 var (
 	errAddressLimit          = ec2err("AddressLimitExceeded", http.StatusBadRequest)
@@ -28,6 +33,7 @@ var (
 	errAddressMalformed      = ec2err("InvalidAddress.Malformed", http.StatusBadRequest)
 	errAddressInUse          = ec2err("InvalidIPAddress.InUse", http.StatusBadRequest)
 	errAddressAlreadyInUseBy = ec2err("Resource.AlreadyAssociated", http.StatusBadRequest)
+	errAddressCapacity       = ec2err("InsufficientAddressCapacity", http.StatusInternalServerError)
 )
 
 // addressError is the front door's table for the state's Elastic IP codes, which are
@@ -37,6 +43,7 @@ func addressError(se *state.Error) *awserr.Error {
 		state.CodeAddressLimitExceeded: errAddressLimit, state.CodeAllocationNotFound: errAllocationNotFound,
 		state.CodeAssociationNotFound: errAssociationNotFound, state.CodeAddressNotFound: errAddressNotFound,
 		state.CodeAddressInUse: errAddressInUse, state.CodeAlreadyAssociated: errAddressAlreadyInUseBy,
+		state.CodeInsufficientAddressCapacity: errAddressCapacity,
 	}
 	if e, ok := m[se.Code]; ok {
 		return e("%s", se.Message)
@@ -84,6 +91,15 @@ func (f *front) toAddress(a *state.Address) Address {
 	return out
 }
 
+// ipOwner is an address's IpOwnerId: the account for an Elastic IP, amazon for the
+// address EC2 gave the instance itself.
+func ipOwner(a *state.Address) string {
+	if a.Auto {
+		return "amazon"
+	}
+	return a.Account
+}
+
 // setInstanceAddress shows an instance's public address in DescribeInstances: on the
 // instance and on its network interface and primary private address (Association).
 func (f *front) setInstanceAddress(out *Instance, inst *state.Instance) {
@@ -93,7 +109,7 @@ func (f *front) setInstanceAddress(out *Instance, inst *state.Instance) {
 	}
 	dns := f.publicDNS(a.PublicIP)
 	out.PublicIpAddress, out.PublicDnsName = ptr(a.PublicIP), ptr(dns)
-	assoc := &InstanceNetworkInterfaceAssociation{IpOwnerId: ptr(a.Account), PublicDnsName: ptr(dns), PublicIp: ptr(a.PublicIP)}
+	assoc := &InstanceNetworkInterfaceAssociation{IpOwnerId: ptr(ipOwner(a)), PublicDnsName: ptr(dns), PublicIp: ptr(a.PublicIP)}
 	for i := range out.NetworkInterfaces {
 		ni := &out.NetworkInterfaces[i]
 		ni.Association = assoc
@@ -111,8 +127,11 @@ func (f *front) interfaceAssociation(inst *state.Instance) *NetworkInterfaceAsso
 	if !ok {
 		return nil
 	}
-	return &NetworkInterfaceAssociation{AllocationId: ptr(a.AllocationID), AssociationId: ptr(a.AssociationID),
-		IpOwnerId: ptr(a.Account), PublicDnsName: ptr(f.publicDNS(a.PublicIP)), PublicIp: ptr(a.PublicIP)}
+	out := &NetworkInterfaceAssociation{IpOwnerId: ptr(ipOwner(a)), PublicDnsName: ptr(f.publicDNS(a.PublicIP)), PublicIp: ptr(a.PublicIP)}
+	if !a.Auto {
+		out.AllocationId, out.AssociationId = ptr(a.AllocationID), ptr(a.AssociationID)
+	}
+	return out
 }
 
 func (f *front) allocateAddress(c *service.Call, in *AllocateAddressRequest) (*AllocateAddressResult, error) {

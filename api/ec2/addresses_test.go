@@ -173,3 +173,161 @@ func TestElasticIPs(t *testing.T) {
 	_, err = c.AllocateAddress(ctx, &sdk.AllocateAddressInput{})
 	wantErr(t, err, "AddressLimitExceeded", 400)
 }
+
+// publicIP is what DescribeInstances shows of an instance's public address: the
+// address, and the IpOwnerId of its interface's association ("" for none).
+func publicIP(t *testing.T, c *sdk.Client, id string) (string, string) {
+	t.Helper()
+	d := must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{id}})))
+	in := d.Reservations[0].Instances[0]
+	ip, owner := aws.ToString(in.PublicIpAddress), ""
+	if len(in.NetworkInterfaces) > 0 && in.NetworkInterfaces[0].Association != nil {
+		a := in.NetworkInterfaces[0].Association
+		owner = aws.ToString(a.IpOwnerId)
+		if aws.ToString(a.PublicIp) != ip || aws.ToString(in.NetworkInterfaces[0].PrivateIpAddresses[0].Association.PublicIp) != ip {
+			t.Fatalf("instance %s shows %q, its interface %+v", id, ip, a)
+		}
+	}
+	return ip, owner
+}
+
+func TestPublicIPOnLaunch(t *testing.T) {
+	e := newEnv(t)
+	c, acct := e.account("alice")
+	bob, _ := e.account("bob")
+	e.image(acct, "ami-00000000000000aaa")
+	subnetOf := map[string]string{}
+	for _, s := range must(t, call(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{}))).Subnets {
+		subnetOf[aws.ToString(s.AvailabilityZone)] = aws.ToString(s.SubnetId)
+	}
+	bobSubnet := aws.ToString(must(t, call(bob.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{}))).Subnets[0].SubnetId)
+	run := func(in *sdk.RunInstancesInput) (*sdk.RunInstancesOutput, error) {
+		in.ImageId, in.InstanceType = aws.String("ami-00000000000000aaa"), types.InstanceTypeT2Nano
+		if in.MinCount == nil {
+			in.MinCount, in.MaxCount = aws.Int32(1), aws.Int32(1)
+		}
+		return c.RunInstances(ctx, in)
+	}
+	eth0 := func(associate bool, subnet string, groups ...string) []types.InstanceNetworkInterfaceSpecification {
+		ni := types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(0), AssociatePublicIpAddress: aws.Bool(associate), Groups: groups}
+		if subnet != "" {
+			ni.SubnetId = aws.String(subnet)
+		}
+		return []types.InstanceNetworkInterfaceSpecification{ni}
+	}
+
+	// No pool: a launch that asks for a public address fails whole.
+	_, err := run(&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, "")})
+	wantErr(t, err, "InsufficientAddressCapacity", 500)
+	if d := must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{}))); len(d.Reservations) != 0 {
+		t.Fatalf("a failed launch left %+v", d.Reservations)
+	}
+	e.apply(&state.SetSetting{Key: state.SettingPublicCIDR, Value: "192.0.2.0/29"})
+
+	// What RunInstances cannot do with NetworkInterfaces is refused with EC2's errors.
+	for _, tc := range []struct {
+		in   *sdk.RunInstancesInput
+		code string
+	}{
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, ""), SubnetId: aws.String(subnetOf["us-east-1a"])}, "InvalidParameterCombination"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, ""), SecurityGroupIds: []string{defaultGroupID(acct)}}, "InvalidParameterCombination"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, ""), SecurityGroups: []string{"default"}}, "InvalidParameterCombination"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{AssociatePublicIpAddress: aws.Bool(true)}}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(1), AssociatePublicIpAddress: aws.Bool(true)}}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: append(eth0(true, ""), types.InstanceNetworkInterfaceSpecification{DeviceIndex: aws.Int32(1)})}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), NetworkInterfaceId: aws.String("eni-0123456789abcdef0")}}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), Ipv6AddressCount: aws.Int32(1)}}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), PrivateIpAddress: aws.String("172.31.0.50")}}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: aws.Int32(0), PrivateIpAddress: aws.String("172.31.0.50")}},
+			MinCount: aws.Int32(2), MaxCount: aws.Int32(2)}, "InvalidParameterCombination"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, "subnet-zz")}, "InvalidSubnetID.Malformed"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, bobSubnet)}, "InvalidSubnetID.NotFound"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, subnetOf["us-east-1a"]), Placement: &types.Placement{AvailabilityZone: aws.String("us-east-1b")}}, "InvalidParameterValue"},
+		{&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, "", "sg-0123456789abcdef0")}, "InvalidGroup.NotFound"},
+		{&sdk.RunInstancesInput{SubnetId: aws.String(bobSubnet)}, "InvalidSubnetID.NotFound"},
+	} {
+		_, err := run(tc.in)
+		wantErr(t, err, tc.code, 400)
+	}
+
+	// AssociatePublicIpAddress: the address is shown on the instance and its interface,
+	// owned by amazon; the subnet names the zone, Groups the security groups.
+	r := must(t, call(run(&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, subnetOf["us-east-1b"], defaultGroupID(acct))})))
+	i1 := aws.ToString(r.Instances[0].InstanceId)
+	if aws.ToString(r.Instances[0].Placement.AvailabilityZone) != "us-east-1b" || aws.ToString(r.Instances[0].PublicIpAddress) != "192.0.2.1" ||
+		len(r.Instances[0].SecurityGroups) != 1 || aws.ToString(r.Instances[0].SecurityGroups[0].GroupId) != defaultGroupID(acct) {
+		t.Fatalf("launched %+v", r.Instances[0])
+	}
+	if ip, owner := publicIP(t, c, i1); ip != "192.0.2.1" || owner != "amazon" {
+		t.Fatalf("public address %q owned by %q", ip, owner)
+	}
+	d := must(t, call(c.DescribeInstances(ctx, &sdk.DescribeInstancesInput{InstanceIds: []string{i1}})))
+	if dns := aws.ToString(d.Reservations[0].Instances[0].PublicDnsName); dns != "ec2-192-0-2-1.compute-1.amazonaws.com" {
+		t.Fatalf("public DNS name %q", dns)
+	}
+	ni := must(t, call(c.DescribeNetworkInterfaces(ctx, &sdk.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{networkInterfaceID(i1)}})))
+	if a := ni.NetworkInterfaces[0].Association; a == nil || aws.ToString(a.PublicIp) != "192.0.2.1" || aws.ToString(a.IpOwnerId) != "amazon" ||
+		a.AllocationId != nil || a.AssociationId != nil {
+		t.Fatalf("interface association %+v", a)
+	}
+	// DescribeAddresses does not list it: it is no Elastic IP.
+	if da := must(t, call(c.DescribeAddresses(ctx, &sdk.DescribeAddressesInput{}))); len(da.Addresses) != 0 {
+		t.Fatalf("DescribeAddresses lists %+v", da.Addresses)
+	}
+	_, err = c.DescribeAddresses(ctx, &sdk.DescribeAddressesInput{PublicIps: []string{"192.0.2.1"}})
+	wantErr(t, err, "InvalidAddress.NotFound", 400)
+	_, err = c.DisassociateAddress(ctx, &sdk.DisassociateAddressInput{PublicIp: aws.String("192.0.2.1")})
+	wantErr(t, err, "InvalidAddress.NotFound", 400)
+
+	// Without it the subnet decides: off by default, on after ModifySubnetAttribute.
+	r = must(t, call(run(&sdk.RunInstancesInput{Placement: &types.Placement{AvailabilityZone: aws.String("us-east-1a")}})))
+	if ip, _ := publicIP(t, c, aws.ToString(r.Instances[0].InstanceId)); ip != "" {
+		t.Fatalf("a launch into a subnet that does not map public addresses got %q", ip)
+	}
+	must(t, call(c.ModifySubnetAttribute(ctx, &sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]),
+		MapPublicIpOnLaunch: &types.AttributeBooleanValue{Value: aws.Bool(true)}})))
+	r = must(t, call(run(&sdk.RunInstancesInput{SubnetId: aws.String(subnetOf["us-east-1a"])})))
+	i2 := aws.ToString(r.Instances[0].InstanceId)
+	if ip, owner := publicIP(t, c, i2); ip != "192.0.2.2" || owner != "amazon" || aws.ToString(r.Instances[0].Placement.AvailabilityZone) != "us-east-1a" {
+		t.Fatalf("a launch into a subnet that maps public addresses got %q (%q) in %s", ip, owner, aws.ToString(r.Instances[0].Placement.AvailabilityZone))
+	}
+	r = must(t, call(run(&sdk.RunInstancesInput{SubnetId: aws.String(subnetOf["us-east-1b"])})))
+	if ip, _ := publicIP(t, c, aws.ToString(r.Instances[0].InstanceId)); ip != "" || aws.ToString(r.Instances[0].Placement.AvailabilityZone) != "us-east-1b" {
+		t.Fatalf("us-east-1b's subnet was not modified, yet the launch got %q", ip)
+	}
+	r = must(t, call(run(&sdk.RunInstancesInput{NetworkInterfaces: eth0(false, subnetOf["us-east-1a"])})))
+	if ip, _ := publicIP(t, c, aws.ToString(r.Instances[0].InstanceId)); ip != "" {
+		t.Fatalf("AssociatePublicIpAddress false still got %q", ip)
+	}
+
+	// Stop releases the address; start gives a new one.
+	must(t, call(c.StopInstances(ctx, &sdk.StopInstancesInput{InstanceIds: []string{i1}})))
+	if ip, _ := publicIP(t, c, i1); ip != "" {
+		t.Fatalf("a stopping instance shows %q", ip)
+	}
+	r = must(t, call(run(&sdk.RunInstancesInput{NetworkInterfaces: eth0(true, "")})))
+	if ip, _ := publicIP(t, c, aws.ToString(r.Instances[0].InstanceId)); ip != "192.0.2.1" {
+		t.Fatalf("the released address was not given again: %q", ip)
+	}
+	e.apply(&state.ReportInstance{ID: i1, Node: "box2", Generation: 2, State: state.InstanceStopped})
+	must(t, call(c.StartInstances(ctx, &sdk.StartInstancesInput{InstanceIds: []string{i1}})))
+	if ip, owner := publicIP(t, c, i1); ip != "192.0.2.3" || owner != "amazon" {
+		t.Fatalf("after start: %q (%q)", ip, owner)
+	}
+
+	// An Elastic IP replaces it; DescribeAddresses lists that one only.
+	al := must(t, call(c.AllocateAddress(ctx, &sdk.AllocateAddressInput{})))
+	must(t, call(c.AssociateAddress(ctx, &sdk.AssociateAddressInput{AllocationId: al.AllocationId, InstanceId: aws.String(i2)})))
+	if ip, owner := publicIP(t, c, i2); ip != aws.ToString(al.PublicIp) || owner != acct {
+		t.Fatalf("with an Elastic IP: %q (%q)", ip, owner)
+	}
+	if da := must(t, call(c.DescribeAddresses(ctx, &sdk.DescribeAddressesInput{}))); len(da.Addresses) != 1 || aws.ToString(da.Addresses[0].InstanceId) != i2 {
+		t.Fatalf("DescribeAddresses %+v", da.Addresses)
+	}
+
+	// Termination releases it.
+	must(t, call(c.TerminateInstances(ctx, &sdk.TerminateInstancesInput{InstanceIds: []string{i1}})))
+	if ip, _ := publicIP(t, c, i1); ip != "" {
+		t.Fatalf("a terminated instance shows %q", ip)
+	}
+}

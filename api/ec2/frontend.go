@@ -100,6 +100,7 @@ func (f *front) handlers() map[string]service.Handler {
 		"DescribeVpcs":              handle(f.describeVpcs),
 		"DescribeVpcAttribute":      handle(f.describeVpcAttribute),
 		"DescribeSubnets":           handle(f.describeSubnets),
+		"ModifySubnetAttribute":     handle(f.modifySubnetAttribute),
 		"DescribeSecurityGroups":    handle(f.describeSecurityGroups),
 		"DescribeNetworkInterfaces": handle(f.describeNetworkInterfaces),
 		"DescribeRouteTables":       handle(f.describeRouteTables),

@@ -95,11 +95,25 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 	if zone != "" && !slices.Contains(f.zones(), zone) {
 		return nil, errInvalidParameterValue("Invalid availability zone: [%s]", zone)
 	}
+	subnetID, groupIDs, associatePublicIP, err := launchInterface(in)
+	if err != nil {
+		return nil, err
+	}
+	if subnetID != "" {
+		z, err := f.subnetZone(acct, subnetID) // vpc.go
+		if err != nil {
+			return nil, err
+		}
+		if zone != "" && zone != z {
+			return nil, errInvalidParameterValue("Value (%s) for parameter availabilityZone is invalid. Subnet '%s' is in the availability zone %s", zone, subnetID, z)
+		}
+		zone = z
+	}
 	tags, err := specTags(in.TagSpecifications, "instance")
 	if err != nil {
 		return nil, err
 	}
-	groups, err := f.launchGroups(c, in.SecurityGroupIds, in.SecurityGroups)
+	groups, err := f.launchGroups(c, groupIDs, in.SecurityGroups)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +146,7 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 		replicas = f.replicaCount(zone)
 	}
 	if _, err := f.cluster.Apply(c.Ctx, &state.RunInstances{Instances: batch, MinCount: int(in.MinCount),
-		LiveNodes: f.deps.Live(), Now: f.deps.Now(), VolumeReplicas: replicas}, &rr); err != nil {
+		LiveNodes: f.deps.Live(), Now: f.deps.Now(), VolumeReplicas: replicas, AssociatePublicIP: associatePublicIP}, &rr); err != nil {
 		return nil, err
 	}
 	out := &Reservation{ReservationId: ptr(rr.ReservationID), OwnerId: ptr(acct), Groups: []GroupIdentifier{}}
@@ -144,6 +158,63 @@ func (f *front) runInstances(c *service.Call, in *RunInstancesRequest) (*Reserva
 		out.Instances = append(out.Instances, f.toInstance(inst))
 	}
 	return out, nil
+}
+
+// launchInterface reads where RunInstances puts the instance's one network interface:
+// the subnet and security group IDs at the top level, or in NetworkInterfaces, which may
+// then hold only that interface (DeviceIndex 0, made at launch) with its subnet, groups
+// and AssociatePublicIpAddress (nil: the subnet's MapPublicIpOnLaunch decides, in the
+// apply). Everything else an interface could ask for is refused rather than ignored.
+func launchInterface(in *RunInstancesRequest) (subnetID string, groupIDs []string, associatePublicIP *bool, err error) {
+	if len(in.NetworkInterfaces) == 0 {
+		return deref(in.SubnetId), in.SecurityGroupIds, nil, nil
+	}
+	switch {
+	case deref(in.SubnetId) != "":
+		return "", nil, nil, errInvalidParameterCombo("Network interfaces and an instance-level subnet ID may not be specified on the same request")
+	case len(in.SecurityGroupIds) > 0 || len(in.SecurityGroups) > 0:
+		return "", nil, nil, errInvalidParameterCombo("Network interfaces and an instance-level security groups may not be specified on the same request")
+	case deref(in.PrivateIpAddress) != "":
+		return "", nil, nil, errInvalidParameterCombo("Network interfaces and an instance-level private IP address may not be specified on the same request")
+	case len(in.NetworkInterfaces) > 1:
+		return "", nil, nil, errInvalidParameterValue("Only one network interface, the primary one (device index 0), can be specified: instances of this cloud have one")
+	}
+	ni := in.NetworkInterfaces[0]
+	if ni.DeviceIndex == nil {
+		return "", nil, nil, errInvalidParameterValue("Each network interface requires a device index.")
+	}
+	if *ni.DeviceIndex != 0 {
+		return "", nil, nil, errInvalidParameterValue("Value (%d) for parameter deviceIndex is invalid: the instance's one network interface has device index 0", *ni.DeviceIndex)
+	}
+	if deref(ni.PrivateIpAddress) != "" && in.MaxCount > 1 {
+		return "", nil, nil, errInvalidParameterCombo("A private IP address cannot be specified when launching more than one instance")
+	}
+	unsupported := ""
+	switch {
+	case deref(ni.NetworkInterfaceId) != "":
+		unsupported = "NetworkInterfaceId (an existing interface)"
+	case deref(ni.PrivateIpAddress) != "" || len(ni.PrivateIpAddresses) > 0 || deref(ni.SecondaryPrivateIpAddressCount) > 0:
+		unsupported = "PrivateIpAddress (the zone's subnet gives the lowest free address)"
+	case deref(ni.Ipv6AddressCount) > 0 || len(ni.Ipv6Addresses) > 0 || deref(ni.PrimaryIpv6) ||
+		len(ni.Ipv4Prefixes) > 0 || deref(ni.Ipv4PrefixCount) > 0 || len(ni.Ipv6Prefixes) > 0 || deref(ni.Ipv6PrefixCount) > 0:
+		unsupported = "IPv6 addresses or prefixes"
+	case deref(ni.AssociateCarrierIpAddress):
+		unsupported = "AssociateCarrierIpAddress"
+	case deref(ni.InterfaceType) != "" && deref(ni.InterfaceType) != "interface":
+		unsupported = "InterfaceType " + deref(ni.InterfaceType)
+	case deref(ni.NetworkCardIndex) != 0:
+		unsupported = "NetworkCardIndex"
+	case ni.DeleteOnTermination != nil && !*ni.DeleteOnTermination:
+		unsupported = "DeleteOnTermination false (the interface goes with its instance)"
+	case deref(ni.Description) != "":
+		unsupported = "Description"
+	case ni.EnaSrdSpecification != nil || ni.ConnectionTrackingSpecification != nil || ni.EnaQueueCount != nil:
+		unsupported = "ENA or connection tracking options"
+	}
+	if unsupported != "" {
+		return "", nil, nil, errInvalidParameterValue("The network interface's %s is not supported by this cloud", unsupported)
+	}
+	return deref(ni.SubnetId), ni.Groups, ni.AssociatePublicIpAddress, nil
 }
 
 // launchableImage finds an image the caller may launch: its own, a public one, or one

@@ -306,7 +306,8 @@ func (f *front) subnets(account string) ([]Subnet, error) {
 			SubnetId: ptr(id), SubnetArn: ptr("arn:aws:ec2:" + f.deps.Region + ":" + account + ":subnet/" + id),
 			VpcId: ptr(defaultVPCID(account)), OwnerId: ptr(account), State: ptr("available"),
 			CidrBlock: ptr(p.String()), AvailabilityZone: ptr(z), AvailabilityZoneId: ptr(ids[z]),
-			AvailableIpAddressCount: ptr(int32(max(free, 0))), DefaultForAz: ptr(true), MapPublicIpOnLaunch: ptr(false),
+			AvailableIpAddressCount: ptr(int32(max(free, 0))), DefaultForAz: ptr(true),
+			MapPublicIpOnLaunch:        ptr(f.st().MapPublicIPOnLaunch(account, z)),
 			MapCustomerOwnedIpOnLaunch: ptr(false), AssignIpv6AddressOnCreation: ptr(false),
 			Ipv6CidrBlockAssociationSet: []SubnetIpv6CidrBlockAssociation{}, EnableDns64: ptr(false), Ipv6Native: ptr(false),
 			PrivateDnsNameOptionsOnLaunch: &PrivateDnsNameOptionsOnLaunch{HostnameType: ptr("ip-name"),
@@ -316,6 +317,60 @@ func (f *front) subnets(account string) ([]Subnet, error) {
 		})
 	}
 	return out, nil
+}
+
+// subnetZone is the zone of one of the account's default subnets, named by its ID.
+func (f *front) subnetZone(account, id string) (string, error) {
+	if err := subnetKind.wellFormed([]string{id}); err != nil {
+		return "", err
+	}
+	for _, z := range f.zones() {
+		if _, err := state.ZoneSubnet(z); err == nil && defaultSubnetID(account, z) == id {
+			return z, nil
+		}
+	}
+	return "", subnetKind.exist([]string{id}, nil)
+}
+
+// modifySubnetAttribute sets MapPublicIpOnLaunch of a default subnet, the one attribute
+// this cloud's subnets let change (one attribute a call, as EC2 has it).
+func (f *front) modifySubnetAttribute(c *service.Call, in *ModifySubnetAttributeRequest) (*struct{}, error) {
+	res := "*"
+	if in.SubnetId != "" {
+		res = f.arn(c, "subnet", in.SubnetId)
+	}
+	if err := f.authorize(c, "ModifySubnetAttribute", nil, res); err != nil {
+		return nil, err
+	}
+	if in.SubnetId == "" {
+		return nil, errMissingParameter("The request must contain the parameter SubnetId")
+	}
+	zone, err := f.subnetZone(c.Caller.AccountID, in.SubnetId)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, set := range []bool{in.AssignIpv6AddressOnCreation != nil, in.MapPublicIpOnLaunch != nil,
+		in.MapCustomerOwnedIpOnLaunch != nil || in.CustomerOwnedIpv4Pool != nil, in.EnableDns64 != nil,
+		in.PrivateDnsHostnameTypeOnLaunch != nil, in.EnableResourceNameDnsARecordOnLaunch != nil,
+		in.EnableResourceNameDnsAAAARecordOnLaunch != nil, in.EnableLniAtDeviceIndex != nil, in.DisableLniAtDeviceIndex != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return nil, errMissingParameter("The request must contain an attribute to modify")
+	case n > 1:
+		return nil, errInvalidParameterCombo("Only one attribute can be modified at a time")
+	case in.MapPublicIpOnLaunch == nil:
+		return nil, errInvalidParameterValue("Only the subnet attribute MapPublicIpOnLaunch can be modified in this cloud")
+	case in.MapPublicIpOnLaunch.Value == nil:
+		return nil, errMissingParameter("The request must contain the parameter MapPublicIpOnLaunch.Value")
+	}
+	_, err = f.cluster.Apply(c.Ctx, &state.ModifySubnetAttribute{Account: c.Caller.AccountID, Zone: zone,
+		MapPublicIPOnLaunch: in.MapPublicIpOnLaunch.Value}, nil)
+	return nil, err
 }
 
 var subnetFilters = []string{"subnet-id", "vpc-id", "availability-zone", "availability-zone-id", "default-for-az",

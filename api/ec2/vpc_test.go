@@ -438,3 +438,45 @@ func TestRouteTablesAndGateways(t *testing.T) {
 	_, err = c.DescribeRouteTables(ctx, &sdk.DescribeRouteTablesInput{DryRun: aws.Bool(true)})
 	wantErr(t, err, "DryRunOperation", 412)
 }
+
+func TestModifySubnetAttribute(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.account("alice")
+	bob, _ := e.account("bob")
+	subnetOf := map[string]string{}
+	for _, s := range must(t, call(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{}))).Subnets {
+		subnetOf[aws.ToString(s.AvailabilityZone)] = aws.ToString(s.SubnetId)
+	}
+	on := &types.AttributeBooleanValue{Value: aws.Bool(true)}
+	for _, tc := range []struct {
+		in   *sdk.ModifySubnetAttributeInput
+		code string
+	}{
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String("subnet-XYZ"), MapPublicIpOnLaunch: on}, "InvalidSubnetID.Malformed"},
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String("subnet-0123456789abcdef0"), MapPublicIpOnLaunch: on}, "InvalidSubnetID.NotFound"},
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"])}, "MissingParameter"},
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]), MapPublicIpOnLaunch: &types.AttributeBooleanValue{}}, "MissingParameter"},
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]), MapPublicIpOnLaunch: on, EnableDns64: on}, "InvalidParameterCombination"},
+		{&sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]), AssignIpv6AddressOnCreation: on}, "InvalidParameterValue"},
+	} {
+		_, err := c.ModifySubnetAttribute(ctx, tc.in)
+		wantErr(t, err, tc.code, 400)
+	}
+	// Another account's subnet is not found.
+	_, err := bob.ModifySubnetAttribute(ctx, &sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]), MapPublicIpOnLaunch: on})
+	wantErr(t, err, "InvalidSubnetID.NotFound", 400)
+
+	must(t, call(c.ModifySubnetAttribute(ctx, &sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]), MapPublicIpOnLaunch: on})))
+	got := must(t, call(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{Filters: filter("map-public-ip-on-launch", "true")})))
+	if len(got.Subnets) != 1 || aws.ToString(got.Subnets[0].SubnetId) != subnetOf["us-east-1a"] || !aws.ToBool(got.Subnets[0].MapPublicIpOnLaunch) {
+		t.Fatalf("subnets mapping public addresses: %+v", got.Subnets)
+	}
+	if bs := must(t, call(bob.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{Filters: filter("map-public-ip-on-launch", "true")}))); len(bs.Subnets) != 0 {
+		t.Fatalf("another account's subnets changed: %+v", bs.Subnets)
+	}
+	must(t, call(c.ModifySubnetAttribute(ctx, &sdk.ModifySubnetAttributeInput{SubnetId: aws.String(subnetOf["us-east-1a"]),
+		MapPublicIpOnLaunch: &types.AttributeBooleanValue{Value: aws.Bool(false)}})))
+	if got := must(t, call(c.DescribeSubnets(ctx, &sdk.DescribeSubnetsInput{Filters: filter("map-public-ip-on-launch", "true")}))); len(got.Subnets) != 0 {
+		t.Fatalf("after turning it off: %+v", got.Subnets)
+	}
+}

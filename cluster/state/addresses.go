@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,8 +24,12 @@ import (
 // An association with an instance that is terminated (or forgotten) counts as gone, as
 // EC2 disassociates an address when its instance terminates: Associated says so, and
 // every command treats such an address as free.
+//
+// The pool also gives the public addresses EC2 assigns instances itself at launch (not
+// Elastic IPs): those are Address records too, marked Auto (publicips.go), so the NAT, DNS
+// and metadata views serve both alike.
 
-// Command types of Elastic IPs (80-84; 84 is kept for this domain).
+// Command types of public addresses (80-84; 84 is ModifySubnetAttribute, publicips.go).
 const (
 	CmdAllocateAddress     CommandType = 80
 	CmdAssociateAddress    CommandType = 81
@@ -58,9 +63,10 @@ const (
 
 const poolHint = "set the cluster's public address pool with `banyan setting set " + SettingPublicCIDR + " CIDR`"
 
-// Address is one Elastic IP address of an account (Domain vpc).
+// Address is one Elastic IP address of an account (Domain vpc), or, marked Auto, the
+// public address an instance was given at launch.
 type Address struct {
-	AllocationID string // eipalloc-...
+	AllocationID string // eipalloc-... (eipauto-... for an Auto address, never shown)
 	Account      string
 	PublicIP     string
 	// InstanceID is the instance the address is associated with ("" for none);
@@ -69,8 +75,13 @@ type Address struct {
 	InstanceID    string
 	AssociationID string
 	Tags          map[string]string
-	CreateIndex   uint64
-	ModifyIndex   uint64
+	// Auto marks a public IPv4 address EC2 gave the instance InstanceID itself
+	// (publicips.go), not an Elastic IP: it has no association ID, is not the account's
+	// to describe, associate or release, counts against no limit, and goes when the
+	// instance stops or terminates or an Elastic IP replaces it.
+	Auto        bool
+	CreateIndex uint64
+	ModifyIndex uint64
 }
 
 const tableAddresses = "addresses"
@@ -203,6 +214,37 @@ func boxAddrs(tx *Txn) (map[netip.Addr]bool, error) {
 	return out, nil
 }
 
+// addressFree reports whether a pool address may be given out: no box has it and no
+// address record (Elastic IP or an instance's own public address) holds it.
+func addressFree(tx *Txn, boxes map[netip.Addr]bool, a netip.Addr) (bool, error) {
+	if boxes[a] {
+		return false, nil
+	}
+	obj, err := tx.First(tableAddresses, "ip", a.String())
+	return obj == nil, err
+}
+
+// lowestFreeAddress is the lowest address of the pool that addressFree allows; the zero
+// Addr when there is none. Elastic IPs and the public addresses instances get at launch
+// (publicips.go) come from here alike, so the two never collide.
+func lowestFreeAddress(tx *Txn, pool []netip.Prefix, boxes map[netip.Addr]bool) (netip.Addr, error) {
+	for _, p := range pool {
+		for a := p.Addr(); p.Contains(a); a = a.Next() {
+			if !poolHolds(pool, a) {
+				continue
+			}
+			ok, err := addressFree(tx, boxes, a)
+			if err != nil {
+				return netip.Addr{}, err
+			}
+			if ok {
+				return a, nil
+			}
+		}
+	}
+	return netip.Addr{}, nil
+}
+
 func settingString(tx *Txn, key string) string {
 	obj, err := tx.First(tableSettings, "id", key)
 	if err != nil || obj == nil {
@@ -237,19 +279,13 @@ func applyAllocateAddress(tx *Txn, c *AllocateAddress) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	held = slices.DeleteFunc(held, func(a *Address) bool { return a.Auto })
 	if limit := addressLimit(tx); len(held) >= limit {
 		return nil, Errorf(CodeAddressLimitExceeded, "The maximum number of addresses has been reached: the account holds %d of its %d (the setting %s).", len(held), limit, SettingAddressLimit)
 	}
 	boxes, err := boxAddrs(tx)
 	if err != nil {
 		return nil, err
-	}
-	free := func(a netip.Addr) (bool, error) {
-		if boxes[a] {
-			return false, nil
-		}
-		obj, err := tx.First(tableAddresses, "ip", a.String())
-		return obj == nil, err
 	}
 	var pick netip.Addr
 	if c.Address != "" {
@@ -260,7 +296,7 @@ func applyAllocateAddress(tx *Txn, c *AllocateAddress) (any, error) {
 		if !poolHolds(pool, a) || boxes[a] {
 			return nil, Errorf(CodeInvalid, "The address '%s' is not in this cloud's public address pool (%s).", c.Address, v)
 		}
-		ok, err := free(a)
+		ok, err := addressFree(tx, boxes, a)
 		if err != nil {
 			return nil, err
 		}
@@ -269,21 +305,8 @@ func applyAllocateAddress(tx *Txn, c *AllocateAddress) (any, error) {
 		}
 		pick = a
 	} else {
-	search:
-		for _, p := range pool {
-			for a := p.Addr(); p.Contains(a); a = a.Next() {
-				if !poolHolds(pool, a) {
-					continue
-				}
-				ok, err := free(a)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					pick = a
-					break search
-				}
-			}
+		if pick, err = lowestFreeAddress(tx, pool, boxes); err != nil {
+			return nil, err
 		}
 		if !pick.IsValid() {
 			return nil, Errorf(CodeAddressLimitExceeded, "The maximum number of addresses has been reached: every address of the public pool (%s) is allocated.", v)
@@ -297,19 +320,20 @@ func applyAllocateAddress(tx *Txn, c *AllocateAddress) (any, error) {
 	return addr, nil
 }
 
-// ownAddress finds one of the account's addresses by allocation ID, else by address.
+// ownAddress finds one of the account's Elastic IP addresses by allocation ID, else by
+// address (an instance's Auto address is none of them).
 func ownAddress(tx *Txn, account, allocationID, publicIP string) (*Address, error) {
 	var obj any
 	var err error
 	switch {
 	case allocationID != "":
 		obj, err = tx.First(tableAddresses, "id", allocationID)
-		if err == nil && (obj == nil || obj.(*Address).Account != account) {
+		if err == nil && (obj == nil || obj.(*Address).Account != account || obj.(*Address).Auto) {
 			return nil, Errorf(CodeAllocationNotFound, "The allocation ID '%s' does not exist", allocationID)
 		}
 	case publicIP != "":
 		obj, err = tx.First(tableAddresses, "ip", publicIP)
-		if err == nil && (obj == nil || obj.(*Address).Account != account) {
+		if err == nil && (obj == nil || obj.(*Address).Account != account || obj.(*Address).Auto) {
 			return nil, Errorf(CodeAddressNotFound, "Address '%s' not found.", publicIP)
 		}
 	default:
@@ -354,7 +378,8 @@ func applyAssociateAddress(tx *Txn, c *AssociateAddress) (any, error) {
 	if liveInstance(tx.Txn, in.ID) == nil {
 		return nil, Errorf(CodeIncorrectState, "The instance '%s' is not in a valid state for this operation.", in.ID)
 	}
-	if cur := liveInstance(tx.Txn, a.InstanceID); cur != nil {
+	cur := liveInstance(tx.Txn, a.InstanceID)
+	if cur != nil {
 		if cur.ID == in.ID {
 			return a.AssociationID, nil // already so
 		}
@@ -362,13 +387,20 @@ func applyAssociateAddress(tx *Txn, c *AssociateAddress) (any, error) {
 			return nil, Errorf(CodeAlreadyAssociated, "resource %s is already associated with associate-id %s", a.AllocationID, a.AssociationID)
 		}
 	}
-	// The instance's primary address holds one public address: another one goes.
+	// The instance's primary address holds one public address: another one goes (an
+	// Auto one back to the pool, as EC2 releases it).
 	others, err := listBy[Address](tx.Txn, tableAddresses, "instance", in.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range others {
 		if o.AllocationID == a.AllocationID {
+			continue
+		}
+		if o.Auto {
+			if err := tx.Delete(tableAddresses, o); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		n := *o
@@ -381,6 +413,13 @@ func applyAssociateAddress(tx *Txn, c *AssociateAddress) (any, error) {
 	n.InstanceID, n.AssociationID, n.ModifyIndex = in.ID, indexID("eipassoc-", tx.Index, a.AllocationID), tx.Index
 	if err := tx.Insert(tableAddresses, &n); err != nil {
 		return nil, err
+	}
+	// The instance the address moved away from gets a public address of its own again,
+	// as on DisassociateAddress.
+	if cur != nil {
+		if err := restorePublicIP(tx, cur); err != nil {
+			return nil, err
+		}
 	}
 	return n.AssociationID, nil
 }
@@ -405,9 +444,13 @@ func applyDisassociateAddress(tx *Txn, c *DisassociateAddress) (any, error) {
 			return nil, nil // EC2 answers success for an address that is not associated
 		}
 	}
+	in := liveInstance(tx.Txn, a.InstanceID)
 	n := *a
 	n.InstanceID, n.AssociationID, n.ModifyIndex = "", "", tx.Index
-	return nil, tx.Insert(tableAddresses, &n)
+	if err := tx.Insert(tableAddresses, &n); err != nil {
+		return nil, err
+	}
+	return nil, restorePublicIP(tx, in)
 }
 
 func applyReleaseAddress(tx *Txn, c *ReleaseAddress) (any, error) {
@@ -427,17 +470,22 @@ func (s *Store) Associated(a *Address) *Instance {
 	return liveInstance(s.ReadTxn(), a.InstanceID)
 }
 
-// Addresses lists an account's addresses ("" for every account), ordered by
-// allocation ID.
+// Addresses lists an account's Elastic IP addresses ("" for every account), ordered by
+// allocation ID; the Auto addresses of instances are not among them.
 func (s *Store) Addresses(account string) ([]*Address, error) {
 	tx := s.ReadTxn()
+	var out []*Address
+	var err error
 	if account == "" {
-		return list[Address](tx, tableAddresses)
+		out, err = list[Address](tx, tableAddresses)
+	} else {
+		out, err = listBy[Address](tx, tableAddresses, "account", account)
 	}
-	return listBy[Address](tx, tableAddresses, "account", account)
+	return slices.DeleteFunc(out, func(a *Address) bool { return a.Auto }), err
 }
 
-// InstanceAddress is the public address associated with an instance, if any.
+// InstanceAddress is the public address associated with an instance, if any: an
+// Elastic IP, or the instance's own Auto address.
 func (s *Store) InstanceAddress(instanceID string) (*Address, bool) {
 	tx := s.ReadTxn()
 	if liveInstance(tx, instanceID) == nil {

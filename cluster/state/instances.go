@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -33,6 +34,11 @@ type Instance struct {
 	MAC       string
 	// SecurityGroups are the IDs of the instance's security groups (GroupIDs).
 	SecurityGroups []string
+	// PublicIPOnLaunch is whether the instance's interface has a public IPv4 address
+	// from the pool while it is meant to run, decided at launch (publicips.go): given
+	// at launch and at each start, released at stop and termination, and replaced by an
+	// Elastic IP while one is associated.
+	PublicIPOnLaunch bool
 
 	// Desired is running, stopped or terminated; Generation counts its changes so that a
 	// box's report about an older intent is ignored. RebootSeq counts RebootInstances.
@@ -87,6 +93,10 @@ type RunInstances struct {
 	Now       time.Time
 	// VolumeReplicas is how many copies each launch volume gets (as CreateVolume's Replicas).
 	VolumeReplicas int
+	// AssociatePublicIP is the launch's AssociatePublicIpAddress: whether each instance
+	// gets a public IPv4 address; nil leaves it to the MapPublicIpOnLaunch of the subnet
+	// (zone) it is placed in.
+	AssociatePublicIP *bool
 }
 
 func (*RunInstances) CommandType() CommandType { return CmdRunInstances }
@@ -218,6 +228,18 @@ func applyRunInstances(tx *Txn, c *RunInstances) (any, error) {
 			return nil, err
 		}
 		in.Node, in.Zone, in.PrivateIP = box.Node, box.Zone, ip
+		in.PublicIPOnLaunch = mapPublicIPOnLaunch(tx.Txn, in.Account, in.Zone)
+		if c.AssociatePublicIP != nil {
+			in.PublicIPOnLaunch = *c.AssociatePublicIP
+		}
+		if in.PublicIPOnLaunch {
+			if err := assignPublicIP(tx, &in); err != nil {
+				if i >= c.MinCount && c.MinCount > 0 && errors.Is(err, &Error{Code: CodeInsufficientAddressCapacity}) {
+					break // as for capacity: MinCount must have addresses, MaxCount is a wish
+				}
+				return nil, err
+			}
+		}
 		in.Desired, in.State, in.Generation = InstanceRunning, InstancePending, 1
 		in.LaunchTime, in.StateChange = c.Now, c.Now
 		in.CreateIndex, in.ModifyIndex = tx.Index, tx.Index
@@ -258,6 +280,9 @@ func applySetInstances(tx *Txn, c *SetInstances) (any, error) {
 				}
 				in.TransitionReason = userInitiated(c.Now)
 			}
+			if err := releasePublicIP(tx, in.ID); err != nil {
+				return nil, err
+			}
 		case ActionStop, ActionForceStop:
 			switch in.State {
 			case InstanceTerminated, InstanceShuttingDown:
@@ -268,6 +293,9 @@ func applySetInstances(tx *Txn, c *SetInstances) (any, error) {
 				in.Generation++
 				in.State = InstanceStopping
 				in.TransitionReason = userInitiated(c.Now)
+				if err := releasePublicIP(tx, in.ID); err != nil {
+					return nil, err
+				}
 			}
 		case ActionStart:
 			switch in.State {
@@ -286,6 +314,16 @@ func applySetInstances(tx *Txn, c *SetInstances) (any, error) {
 				in.Generation++
 				in.State = InstancePending
 				in.StateReason, in.TransitionReason = "", ""
+				if in.PublicIPOnLaunch {
+					// A new public address, unless an Elastic IP stayed associated.
+					if eip, err := hasElasticIP(tx, in.ID); err != nil {
+						return nil, err
+					} else if !eip {
+						if err := assignPublicIP(tx, &in); err != nil {
+							return nil, err
+						}
+					}
+				}
 			}
 		case ActionReboot:
 			if in.State == InstanceTerminated || in.State == InstanceShuttingDown {
@@ -350,6 +388,9 @@ func applyReportInstance(tx *Txn, c *ReportInstance) (any, error) {
 		if err := releaseVolumes(tx, in.ID); err != nil {
 			return nil, err
 		}
+		if err := releasePublicIP(tx, in.ID); err != nil {
+			return nil, err
+		}
 	}
 	if in.State != prev {
 		in.StateChange = c.Now
@@ -366,6 +407,9 @@ func applyForgetInstances(tx *Txn, c *ForgetInstances) (any, error) {
 		}
 		if obj != nil && obj.(*Instance).State == InstanceTerminated {
 			if err := tx.Delete(tableInstances, obj); err != nil {
+				return nil, err
+			}
+			if err := releasePublicIP(tx, id); err != nil {
 				return nil, err
 			}
 		}
