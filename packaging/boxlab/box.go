@@ -384,6 +384,9 @@ func (b *Box) startServer(extra []string) error {
 	if compute != "off" && l.cfg.Accel != "" {
 		args = append(args, "--accel", l.cfg.Accel)
 	}
+	if len(l.cfg.Zones) > 0 {
+		args = append(args, "--zone", l.cfg.Zones[b.i%len(l.cfg.Zones)])
+	}
 	if _, err := os.Stat(filepath.Join(b.DataDir(), "node.json")); err != nil && b.i > 0 {
 		args = append(args, "--join", l.boxes[0].IP(), "--token", l.token)
 	}

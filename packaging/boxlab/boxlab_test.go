@@ -114,6 +114,22 @@ func TestLab(t *testing.T) {
 		}
 	}
 
+	// ICMP from the LAN: every box answers an echo request; an address nobody holds does not.
+	for _, b := range boxes {
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		rtt, err := lab.Ping(pctx, b.IP())
+		cancel()
+		if err != nil {
+			t.Fatalf("ping %s: %v", b.Name(), err)
+		}
+		t.Logf("ping %s (%s): %s", b.Name(), b.IP(), rtt)
+	}
+	pctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if _, err := lab.Ping(pctx, fmt.Sprintf("10.%d.0.99", lab.ID())); err == nil {
+		t.Fatal("an address nobody holds answered an echo request")
+	}
+	cancel()
+
 	// The AWS API from the LAN: unsigned is refused with an AWS error, signed works.
 	resp, err := lab.HTTPClient().Get(boxes[1].Endpoint() + "/")
 	if err != nil {

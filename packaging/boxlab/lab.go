@@ -35,6 +35,9 @@ type Config struct {
 	// ServerArgs are added after the lab's own flags to every box's `banyan server`
 	// (the last of a repeated flag wins).
 	ServerArgs []string
+	// Zones, when set, puts box i in availability zone Zones[i % len(Zones)] (`--zone`);
+	// otherwise every box is in the region's first zone.
+	Zones []string
 	// Timeout bounds New: the boxes up, every server a member, a leader (default 3 min).
 	Timeout time.Duration
 	// Logf gets a line per step of New and Close (default: discarded; Start: t.Logf).

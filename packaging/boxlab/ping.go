@@ -36,9 +36,15 @@ func (l *Lab) Ping(ctx context.Context, addr string) (time.Duration, error) {
 	if _, err := c.Write(req); err != nil {
 		return 0, fmt.Errorf("boxlab: ping %s: %w", addr, err)
 	}
+	pc, ok := c.(*net.IPConn)
+	if !ok {
+		return 0, fmt.Errorf("boxlab: ping %s: not a raw IP connection", addr)
+	}
 	buf := make([]byte, 1500)
 	for {
-		n, err := c.Read(buf) // the raw socket sees every ICMP message to the LAN: skip others'
+		// ReadFrom strips the IPv4 header (Read does not). The raw socket sees every ICMP
+		// message from addr: skip what is not our reply.
+		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
 			return 0, fmt.Errorf("boxlab: ping %s: %w", addr, err)
 		}
