@@ -40,6 +40,7 @@ type vol struct {
 	mu       sync.RWMutex
 	m        meta
 	f        *os.File
+	direct   directFile // f's O_DIRECT twin for large writes (direct.go)
 	metaPath string
 	deleted  bool
 }
@@ -148,6 +149,7 @@ func (s *Store) Close() error {
 		v.mu.Lock()
 		v.deleted = true
 		v.f.Close()
+		v.direct.close()
 		v.mu.Unlock()
 	}
 	return s.lock.Close()
@@ -266,6 +268,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	if v != nil {
 		v.f.Close()
+		v.direct.close()
 	}
 	os.Remove(s.path(id, ".img"))
 	s.mu.Lock()

@@ -88,7 +88,7 @@ func (s *Store) Write(ctx context.Context, id string, epoch uint64, off int64, p
 		if err := checkRange(v.m.Size, off, int64(len(p))); err != nil {
 			return err
 		}
-		if _, err := v.f.WriteAt(p, off); err != nil {
+		if err := v.writeAt(p, off); err != nil {
 			return fsError("writing", err)
 		}
 		if fua {
@@ -297,7 +297,7 @@ func (s *Store) WriteExtent(ctx context.Context, id string, epoch uint64, n int6
 		if allZero(data) {
 			return zeroRange(v, n*ExtentSize, int64(len(data)))
 		}
-		if _, err := v.f.WriteAt(data, n*ExtentSize); err != nil {
+		if err := v.writeAt(data, n*ExtentSize); err != nil {
 			return fsError("writing", err)
 		}
 		return nil
