@@ -1,11 +1,13 @@
 package main
 
-// Instances on different boxes of a zone reach each other on their private addresses,
-// over the VXLAN overlay (netctl/overlay, node/overlay.go), end to end in the box lab.
+// Instances on different boxes reach each other on their private addresses, over the
+// VXLAN overlay (netctl/overlay, node/overlay.go), end to end in the box lab: two boxes
+// of one zone, and a third box in another zone (another subnet, through the routers).
 
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/packaging/boxlab"
 )
 
@@ -25,7 +28,7 @@ func TestBoxLabOverlay(t *testing.T) {
 		t.Skip("aws-cli is not installed")
 	}
 	image := guestImage(t)
-	lab := boxlab.Start(t, boxlab.Config{Boxes: 2, Banyan: banyanBin})
+	lab := boxlab.Start(t, boxlab.Config{Boxes: 3, Banyan: banyanBin, Zones: []string{"us-east-1a", "us-east-1a", "us-east-1b"}})
 	aws := &labCLI{t: t, lab: lab, endpoint: lab.Box(0).Endpoint()}
 	imageID := aws.importGuest(image)
 	writeUD := func(name, body string) string {
@@ -47,21 +50,22 @@ func TestBoxLabOverlay(t *testing.T) {
 
 	// The server: its page is its instance ID.
 	var run struct{ Instances []cliInstance }
-	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--user-data", writeUD("server.sh",
+	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--placement", "AvailabilityZone=us-east-1a", "--user-data", writeUD("server.sh",
 		"#!/bin/sh\nmkdir -p /tmp/www\nwget -q -O /tmp/www/index.html http://169.254.169.254/latest/meta-data/instance-id\nbusybox httpd -p 8080 -h /tmp/www\necho httpd-started\n"))
 	server := run.Instances[0].InstanceId
 	aws.waitState(3*time.Minute, "running", server)
 	serverIP := privateIP(server)
 	serverName := "ip-" + strings.ReplaceAll(serverIP, ".", "-") + ".ec2.internal"
 
-	// The client, on the other box, asks the server's private address every second and
-	// says what it got.
-	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--user-data", writeUD("client.sh",
-		"#!/bin/sh\ni=0\nwhile [ $i -lt 600 ]; do\n  r=$(timeout 3 wget -q -O - http://"+serverIP+":8080/ 2>/dev/null)\n"+
-			"  if [ -n \"$r\" ]; then echo \"peer-says=$r mtu=$(cat /sys/class/net/eth0/mtu)\"; else echo \"peer-\"\"silent\"; fi\n"+
-			"  n=$(timeout 3 wget -q -O - http://"+serverName+":8080/ 2>/dev/null)\n"+
-			"  [ -n \"$n\" ] && echo \"peer-by-name=$n\"\n"+
-			"  i=$((i+1)); sleep 1\ndone\n"))
+	// The client, on the other box of the zone, asks the server's private address every
+	// second and says what it got.
+	clientScript := "#!/bin/sh\ni=0\nwhile [ $i -lt 600 ]; do\n  r=$(timeout 3 wget -q -O - http://" + serverIP + ":8080/ 2>/dev/null)\n" +
+		"  if [ -n \"$r\" ]; then echo \"peer-says=$r mtu=$(cat /sys/class/net/eth0/mtu)\"; else echo \"peer-\"\"silent\"; fi\n" +
+		"  n=$(timeout 3 wget -q -O - http://" + serverName + ":8080/ 2>/dev/null)\n" +
+		"  [ -n \"$n\" ] && echo \"peer-by-name=$n\"\n" +
+		"  i=$((i+1)); sleep 1\ndone\n"
+	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--placement", "AvailabilityZone=us-east-1a",
+		"--user-data", writeUD("client.sh", clientScript))
 	client := run.Instances[0].InstanceId
 	started := time.Now()
 	aws.waitState(3*time.Minute, "running", client)
@@ -91,6 +95,29 @@ func TestBoxLabOverlay(t *testing.T) {
 		return nil
 	})
 	t.Logf("%s on box %d reached %s on box %d at %s over the overlay, %.1fs after its launch", client, where[client][0], server, where[server][0], serverIP, time.Since(started).Seconds())
+
+	// A client in the other zone (its own subnet, box 2) reaches the server through its
+	// router, across the overlay, by address and by name.
+	aws.must(&run, "ec2", "run-instances", "--image-id", imageID, "--instance-type", "t2.micro", "--placement", "AvailabilityZone=us-east-1b",
+		"--user-data", writeUD("far-client.sh", clientScript))
+	far := run.Instances[0].InstanceId
+	farStarted := time.Now()
+	aws.waitState(3*time.Minute, "running", far)
+	if w := domainsByInstance(t, lab)[far]; len(w) != 1 || w[0] != 2 {
+		t.Fatalf("the us-east-1b instance is on boxes %v, not box 2", w)
+	}
+	farIP := privateIP(far)
+	if sub, err := state.ZoneSubnet("us-east-1b"); err != nil || !sub.Contains(netip.MustParseAddr(farIP)) || sub.Contains(netip.MustParseAddr(serverIP)) {
+		t.Fatalf("the us-east-1b instance has %s and the server %s: not two zones' subnets (%v %v)", farIP, serverIP, sub, err)
+	}
+	waitFor(t, 4*time.Minute, "the other zone's client's answers from the server", func() error {
+		out := aws.console(far)
+		if !strings.Contains(out, "peer-says="+server) || !strings.Contains(out, "peer-by-name="+server) {
+			return fmt.Errorf("not yet:\n%s", lastLines(out, 6))
+		}
+		return nil
+	})
+	t.Logf("%s in us-east-1b (%s) reached %s in us-east-1a (%s) by address and name, %.1fs after its launch", far, farIP, server, serverIP, time.Since(farStarted).Seconds())
 
 	// Another account's instance cannot reach the server, even once the server's group
 	// admits everyone on the port.
