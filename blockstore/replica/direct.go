@@ -29,7 +29,7 @@ const (
 // directFile is a copy's O_DIRECT descriptor, opened on first use.
 type directFile struct {
 	once   sync.Once
-	f      *os.File // nil: not supported here, or not opened
+	f      *os.File     // nil: not supported here, or not opened
 	writes atomic.Int64 // writes done with O_DIRECT (for tests)
 }
 
