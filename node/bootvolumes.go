@@ -94,7 +94,7 @@ func (c *instanceController) prepareEBS(ctx context.Context, in *state.Instance)
 		Metadata:   map[string]string{"instance-id": in.ID, "account": in.Account, "image-id": in.ImageID, "root-device-type": state.RootDeviceEBS},
 	}
 	if c.bridge != "" && in.MAC != "" {
-		spec.NICs = []hypervisor.NIC{{Bridge: c.bridge, MAC: in.MAC}}
+		spec.NICs = []hypervisor.NIC{{Bridge: c.bridge, MAC: in.MAC, Device: instanceTap(in.ID)}}
 	}
 	return spec, nil
 }

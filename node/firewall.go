@@ -2,7 +2,10 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -11,13 +14,16 @@ import (
 
 	"github.com/banyancloud/banyan/cluster/state"
 	"github.com/banyancloud/banyan/netctl/firewall"
+	"github.com/banyancloud/banyan/netctl/overlay"
 )
 
 // firewallController enforces the security groups of the instances placed on this box:
 // it computes the box's whole ruleset from the local replica (every instance and group,
 // since a source-group rule stands for its members wherever they run) and programs it
-// with netctl/firewall when it differs from what it last programmed. It has one key:
-// the ruleset is replaced whole, atomically, on every change of an instance or a group.
+// with netctl/firewall when it differs from what it last programmed, together with the
+// anti-spoofing guard that keeps each local instance, at its tap, to its own MAC and
+// address (which the address-keyed ruleset relies on). It has one key: both tables are
+// replaced whole, each atomically, on every change of an instance or a group.
 type firewallController struct {
 	node   clusterView
 	router netip.Addr // the zone subnet's router on this box's bridge
@@ -27,20 +33,35 @@ type firewallController struct {
 	cancelWatch context.CancelFunc
 	applied     string
 	appliedAt   time.Time
-	// program applies a ruleset (firewall.Apply on this box's namespace; tests replace it).
-	program func(*firewall.Ruleset) error
+	// program applies a ruleset and a guard (firewall.Apply and ApplyGuard on this box's
+	// namespace; tests replace it).
+	program func(*firewall.Ruleset, *firewall.Guard) error
+}
+
+// tapPrefix begins the name of every instance's tap device (instanceTap): the guard drops
+// what comes in by a tap of that name it was not told of.
+const tapPrefix = "bnyt"
+
+// instanceTap is the host name of an instance's tap device: tapPrefix and 11 hex digits
+// of a hash of the instance ID (interface names have at most 15 bytes).
+func instanceTap(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return tapPrefix + hex.EncodeToString(h[:])[:11]
 }
 
 const firewallKey = "ruleset"
 
 func newFirewallController(node clusterView, router netip.Addr, log *slog.Logger) *firewallController {
 	c := &firewallController{node: node, router: router, log: log}
-	c.program = func(rs *firewall.Ruleset) error {
+	c.program = func(rs *firewall.Ruleset, g *firewall.Guard) error {
 		conn, err := nftables.New()
 		if err != nil {
 			return err
 		}
-		return firewall.Apply(conn, rs)
+		if err := firewall.Apply(conn, rs); err != nil {
+			return err
+		}
+		return firewall.ApplyGuard(conn, g)
 	}
 	return c
 }
@@ -69,10 +90,16 @@ func (c *firewallController) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	rs := boxRuleset(v, c.node.Name(), c.router)
+	g := boxGuard(v, c.node.Name())
 	text, err := firewall.Render(rs)
 	if err != nil {
 		return err
 	}
+	gtext, err := firewall.RenderGuard(g)
+	if err != nil {
+		return err
+	}
+	text += gtext
 	c.mu.Lock()
 	same := text == c.applied && time.Since(c.appliedAt) < 30*time.Second
 	c.mu.Unlock()
@@ -80,7 +107,7 @@ func (c *firewallController) Reconcile(ctx context.Context, key string) error {
 		return nil
 	}
 	start := time.Now()
-	if err := c.program(rs); err != nil {
+	if err := c.program(rs, g); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -88,7 +115,7 @@ func (c *firewallController) Reconcile(ctx context.Context, key string) error {
 	c.applied, c.appliedAt = text, time.Now()
 	c.mu.Unlock()
 	if changed {
-		c.log.Info("firewall programmed", "interfaces", len(rs.Interfaces), "sets", len(rs.Sets), "took", time.Since(start))
+		c.log.Info("firewall programmed", "interfaces", len(rs.Interfaces), "sets", len(rs.Sets), "guarded_ports", len(g.Ports), "took", time.Since(start))
 	}
 	return nil
 }
@@ -153,4 +180,25 @@ func boxRuleset(v *state.FirewallView, me string, router netip.Addr) *firewall.R
 		rs.Interfaces = append(rs.Interfaces, it)
 	}
 	return rs
+}
+
+// boxGuard is the anti-spoofing guard of box me: a port for each live instance placed
+// here, its tap (instanceTap) held to its MAC and private address; other boxes'
+// instances come in by the overlay's VXLAN port, guarded on their own boxes.
+func boxGuard(v *state.FirewallView, me string) *firewall.Guard {
+	g := &firewall.Guard{TapPrefix: tapPrefix, Trusted: []string{overlay.DefaultName}}
+	macs, addrs := map[string]bool{}, map[netip.Addr]bool{}
+	for _, in := range v.Instances {
+		a, aerr := netip.ParseAddr(in.PrivateIP)
+		mac, merr := net.ParseMAC(in.MAC)
+		if in.Node != me || in.State == state.InstanceTerminated || aerr != nil || merr != nil || !a.Is4() {
+			continue
+		}
+		if macs[mac.String()] || addrs[a] {
+			continue // the state allows neither twice; never program what the guard refuses
+		}
+		macs[mac.String()], addrs[a] = true, true
+		g.Ports = append(g.Ports, firewall.Port{Iface: instanceTap(in.ID), MAC: mac, Addr: a})
+	}
+	return g
 }

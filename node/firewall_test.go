@@ -48,3 +48,25 @@ func TestBoxRulesetFromState(t *testing.T) {
 		}
 	}
 }
+
+// TestBoxGuardFromState: the guard holds each live instance placed here at its tap to its
+// MAC and address, names taps the way the domains do, and leaves the overlay's port alone.
+func TestBoxGuardFromState(t *testing.T) {
+	v := &state.FirewallView{Instances: []*state.Instance{
+		{ID: "i-here", Account: "111", Node: "a", PrivateIP: "172.31.16.5", MAC: "02:00:00:00:00:05", State: state.InstanceRunning},
+		{ID: "i-there", Account: "111", Node: "b", PrivateIP: "172.31.32.5", MAC: "02:00:00:00:00:06", State: state.InstanceRunning},
+		{ID: "i-gone", Account: "111", Node: "a", PrivateIP: "172.31.16.7", MAC: "02:00:00:00:00:07", State: state.InstanceTerminated},
+		{ID: "i-nomac", Account: "111", Node: "a", PrivateIP: "172.31.16.8", State: state.InstancePending},
+	}}
+	g := boxGuard(v, "a")
+	if len(g.Ports) != 1 || g.Ports[0].Iface != instanceTap("i-here") || g.Ports[0].MAC.String() != "02:00:00:00:00:05" ||
+		g.Ports[0].Addr.String() != "172.31.16.5" || g.TapPrefix != tapPrefix || len(g.Trusted) != 1 || g.Trusted[0] != "bnyvx0" {
+		t.Fatalf("guard %+v", g)
+	}
+	if tap := instanceTap("i-0123456789abcdef0"); len(tap) != 15 || !strings.HasPrefix(tap, tapPrefix) || tap == instanceTap("i-0123456789abcdef1") {
+		t.Fatalf("tap name %q", tap)
+	}
+	if _, err := firewall.RenderGuard(g); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -217,7 +217,7 @@ func (c *instanceController) prepare(ctx context.Context, in *state.Instance) (h
 		Metadata:   map[string]string{"instance-id": in.ID, "account": in.Account, "image-id": in.ImageID},
 	}
 	if c.bridge != "" && in.MAC != "" {
-		spec.NICs = []hypervisor.NIC{{Bridge: c.bridge, MAC: in.MAC}}
+		spec.NICs = []hypervisor.NIC{{Bridge: c.bridge, MAC: in.MAC, Device: instanceTap(in.ID)}}
 	}
 	return spec, nil
 }
