@@ -144,6 +144,18 @@ func (b *BlockStorage) Export(ctx context.Context, rec *state.Volume) (string, s
 	cur := b.vols[rec.ID]
 	b.mu.Unlock()
 	if cur != nil && cur.Epoch() == rec.Epoch && !cur.Fenced() {
+		if !slices.Equal(cur.Replicas(), rec.Replicas) {
+			// A copy rebuilt on another box (state/rebuild.go): the volume takes the new
+			// set live; the resync loop copies the new copy whole.
+			rs, err := b.replicaSet(rec)
+			if err != nil {
+				return "", "", err
+			}
+			if err := cur.SetReplicas(rs); err != nil {
+				return "", "", fmt.Errorf("changing the copies of %s: %w", rec.ID, err)
+			}
+			b.log.Info("volume copies changed", "volume", rec.ID, "epoch", rec.Epoch, "replicas", rec.Replicas)
+		}
 		return b.socket, rec.ID, nil
 	}
 	if cur != nil {
@@ -184,18 +196,30 @@ func (b *BlockStorage) volumeConfig(ctx context.Context, rec *state.Volume) (vol
 			_, err := b.node.Apply(ctx, &state.ReportVolumeCopy{ID: rec.ID, Node: me, Epoch: rec.Epoch, Copy: name, InSync: inSync}, nil)
 			return err
 		}}
+	rs, err := b.replicaSet(rec)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Replicas = rs
+	return cfg, b.fillSource(ctx, rec, &cfg)
+}
+
+// replicaSet is a holder for each of the volume's copies: this box's store, or the
+// replica box's over node RPC.
+func (b *BlockStorage) replicaSet(rec *state.Volume) ([]volume.Replica, error) {
+	var rs []volume.Replica
 	for _, name := range rec.Replicas {
-		if name == me {
-			cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: b.store, Local: true})
+		if name == b.node.Name() {
+			rs = append(rs, volume.Replica{Name: name, Holder: b.store, Local: true})
 			continue
 		}
 		n, err := b.node.State().Node(name)
 		if err != nil {
-			return cfg, fmt.Errorf("replica box %s of %s: %w", name, rec.ID, err)
+			return nil, fmt.Errorf("replica box %s of %s: %w", name, rec.ID, err)
 		}
-		cfg.Replicas = append(cfg.Replicas, volume.Replica{Name: name, Holder: replica.NewRemote(b.node.RPCClient(), "https://"+n.Addr)})
+		rs = append(rs, volume.Replica{Name: name, Holder: replica.NewRemote(b.node.RPCClient(), "https://"+n.Addr)})
 	}
-	return cfg, b.fillSource(ctx, rec, &cfg)
+	return rs, nil
 }
 
 // resyncInterval is how often the primary looks for copies that are out and whose box

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/banyancloud/banyan/cluster"
@@ -48,7 +49,8 @@ func (r *recoverer) pass(ctx context.Context, now time.Time) {
 	if err != nil {
 		return
 	}
-	var live, due []string
+	rebuildAfter, rebuildOn := r.node.State().RebuildAfter()
+	var live, due, lost []string
 	for _, b := range boxes {
 		if b.Node == r.node.Name() || r.node.MemberAlive(b.Node) {
 			live = append(live, b.Node)
@@ -63,7 +65,11 @@ func (r *recoverer) pass(ctx context.Context, now time.Time) {
 		if on && now.Sub(since) >= after {
 			due = append(due, b.Node)
 		}
+		if rebuildOn && now.Sub(since) >= rebuildAfter {
+			lost = append(lost, b.Node)
+		}
 	}
+	defer r.rebuild(ctx, now, lost, live)
 	for _, box := range due {
 		ins, _, err := r.node.State().InstancesOn(box)
 		if err != nil {
@@ -88,6 +94,45 @@ func (r *recoverer) pass(ctx context.Context, now time.Time) {
 				r.log.Info("instance recovered on another box", "instance", in.ID, "failed_box", box, "box", moved.Node,
 					"down_for", now.Sub(r.downSince[box]).Round(time.Millisecond))
 			}
+		}
+	}
+}
+
+// rebuild gives up the volume copies of the boxes down for blockstore.rebuild_after: each
+// is made again on another live box of its zone (state.RebuildVolumeCopy) and copied whole
+// by the volume's primary (or, for a detached volume, by the resync owner the command
+// names). A copy whose box serves its attachment waits for the instance's recovery.
+func (r *recoverer) rebuild(ctx context.Context, now time.Time, lost, live []string) {
+	if len(lost) == 0 {
+		return
+	}
+	vols, _, err := r.node.State().Volumes("")
+	if err != nil {
+		return
+	}
+	for _, v := range vols {
+		if v.State != state.VolumeAvailable && v.State != state.VolumeInUse {
+			continue
+		}
+		for _, box := range lost {
+			if !slices.Contains(v.Replicas, box) || (v.Attachment != nil && v.Primary == box) {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			var to string
+			_, err := r.node.Apply(cctx, &state.RebuildVolumeCopy{ID: v.ID, From: box, LiveNodes: live, Now: now.UTC()}, &to)
+			cancel()
+			key := v.ID + "/" + box
+			if err != nil {
+				if now.Sub(r.lastErr[key]) >= time.Minute {
+					r.lastErr[key] = now
+					r.log.Warn("cannot rebuild a volume copy of a lost box yet", "volume", v.ID, "box", box, "down_for", now.Sub(r.downSince[box]).Round(time.Second), "err", err)
+				}
+				continue
+			}
+			delete(r.lastErr, key)
+			r.log.Info("volume copy of a lost box rebuilt on another box", "volume", v.ID, "lost_box", box, "box", to,
+				"down_for", now.Sub(r.downSince[box]).Round(time.Second))
 		}
 	}
 }

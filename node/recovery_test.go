@@ -3,6 +3,7 @@ package node
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,5 +82,66 @@ func TestRecoveryMovesInstancesOffADeadBox(t *testing.T) {
 	}
 	if !f.hv.took("destroy i-ebs") || !f.hv.took("undefine i-ebs") {
 		t.Fatalf("the returning box left the moved instance's VM: %v", f.hv.calls)
+	}
+}
+
+// TestRebuildReplacesTheCopiesOfALostBox: a detached volume with a copy on a box the
+// leader has seen down for blockstore.rebuild_after gets a copy on the zone's third box
+// instead, and a box holding a copy in sync as its resync owner; nothing happens before
+// the delay or with rebuilds off.
+func TestRebuildReplacesTheCopiesOfALostBox(t *testing.T) {
+	cl := localCluster{Local: state.NewLocal(), name: "box1"}
+	apply := func(cmd state.Command) {
+		t.Helper()
+		if _, err := cl.Apply(t.Context(), cmd, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"box1", "box2", "box3"} {
+		apply(&state.ReportBox{Box: state.Box{Node: n, Zone: "us-east-1a", VCPUs: 4, MemoryMiB: 4096, DiskGiB: 100, Hypervisor: state.HypervisorUp}})
+	}
+	apply(&state.CreateVolume{Volume: state.Volume{ID: "vol-1", Account: "111", Zone: "us-east-1a", SizeGiB: 1}, Replicas: 2, LiveNodes: []string{"box1", "box2"}})
+	for _, n := range []string{"box1", "box2"} {
+		apply(&state.ReportVolume{ID: "vol-1", Node: n, Event: state.VolumeEventReady})
+	}
+	leader := aliveCluster{localCluster: cl, down: map[string]bool{"box2": true}}
+	r := &recoverer{node: leader, log: slog.New(slog.NewTextHandler(io.Discard, nil)), downSince: map[string]time.Time{}, lastErr: map[string]time.Time{}}
+	replicas := func() []string { v, _ := cl.State().Volume("vol-1"); return v.Replicas }
+	apply(&state.SetSetting{Key: state.SettingRebuildAfter, Value: "off"})
+	t0 := time.Now()
+	r.pass(t.Context(), t0)
+	r.pass(t.Context(), t0.Add(time.Hour))
+	if got := replicas(); !slices.Equal(got, []string{"box1", "box2"}) {
+		t.Fatalf("rebuilt with rebuilds off: %v", got)
+	}
+	apply(&state.SetSetting{Key: state.SettingRebuildAfter, Value: "1m"})
+	r.downSince = map[string]time.Time{}
+	r.pass(t.Context(), t0)
+	r.pass(t.Context(), t0.Add(59*time.Second))
+	if got := replicas(); !slices.Equal(got, []string{"box1", "box2"}) {
+		t.Fatalf("rebuilt before the delay: %v", got)
+	}
+	r.pass(t.Context(), t0.Add(time.Minute))
+	v, _ := cl.State().Volume("vol-1")
+	if !slices.Equal(v.Replicas, []string{"box1", "box3"}) || !slices.Equal(v.Stale, []string{"box3"}) || v.Primary != "box1" {
+		t.Fatalf("after the delay: %+v", v)
+	}
+	// box1's agent: the resync owner opens the volume once the new copy is made, and lets
+	// it go when the state does.
+	data := &fakeVolumeData{replicas: map[string]int64{"vol-1": 1 << 30}, exports: map[string]uint64{}}
+	c := &volumeController{node: cl, log: slog.New(slog.NewTextHandler(io.Discard, nil)), data: data}
+	if err := c.Reconcile(t.Context(), "vol-1"); err != nil || len(data.exports) != 0 {
+		t.Fatalf("served before the new copy is made: %v %v", data.exports, err)
+	}
+	apply(&state.ReportVolume{ID: "vol-1", Node: "box3", Event: state.VolumeEventReady})
+	if err := c.Reconcile(t.Context(), "vol-1"); err != nil || data.exports["vol-1"] != v.Epoch {
+		t.Fatalf("the resync owner does not open the volume: %v %v", data.exports, err)
+	}
+	apply(&state.ReportVolumeCopy{ID: "vol-1", Node: "box1", Epoch: v.Epoch, Copy: "box3", InSync: true})
+	if err := c.Reconcile(t.Context(), "vol-1"); err != nil || len(data.exports) != 0 {
+		t.Fatalf("the resync owner keeps the volume open after the resync: %v %v", data.exports, err)
+	}
+	if v, _ := cl.State().Volume("vol-1"); v.Primary != "" || len(v.Stale) != 0 || v.State != state.VolumeAvailable {
+		t.Fatalf("after the resync: %+v", v)
 	}
 }

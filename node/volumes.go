@@ -146,6 +146,16 @@ func (c *volumeController) reconcilePrimary(ctx context.Context, v *state.Volume
 	me := c.node.Name()
 	exported := slices.Contains(c.data.Exports(), v.ID)
 	a := v.Attachment
+	if v.Primary == me && a == nil && v.State == state.VolumeAvailable && len(v.Stale) > 0 {
+		// The resync owner of a detached volume with a copy rebuilt elsewhere
+		// (state/rebuild.go): it serves no one, it only opens the volume so that the
+		// resync loop copies the new copy whole; the state lets it go when none is stale.
+		if len(v.Ready) < len(v.Replicas) {
+			return nil // the new copy is not made yet
+		}
+		_, _, err := c.data.Export(ctx, v)
+		return err
+	}
 	if v.Primary != me || a == nil {
 		if exported {
 			return c.data.Unexport(v.ID)

@@ -32,6 +32,9 @@ func (v *Volume) markLagging(ctx context.Context, lag, skipped []*member, runs [
 		v.mu.Lock()
 		unflushed := v.unflushed.Runs()
 		for _, m := range append(slices.Clip(lag), skipped...) {
+			if m.removed {
+				continue // no longer a copy of the volume (SetReplicas)
+			}
 			c := change{m: m}
 			if slices.Contains(lag, m) || m.state == InSync {
 				c.wentOut = m.state != Out

@@ -80,6 +80,9 @@ type member struct {
 	// copy out and not reported makes every write report it again before it is
 	// acknowledged.
 	reported bool
+	// removed: SetReplicas took the copy out of the volume (guarded by mu); a write
+	// that was in flight then records and reports nothing for it.
+	removed bool
 }
 
 // Open takes over the volume as its primary at cfg.Epoch: it asks every

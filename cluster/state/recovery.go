@@ -198,6 +198,11 @@ func applyReportVolumeCopy(tx *Txn, c *ReportVolumeCopy) (any, error) {
 		return nil, Errorf(CodeStaleEpoch, "box %s at epoch %d is not the primary of %s (%s at epoch %d)", c.Node, c.Epoch, v.ID, v.Primary, v.Epoch)
 	}
 	if !slices.Contains(v.Replicas, c.Copy) {
+		if !c.InSync {
+			// A copy the volume no longer has (rebuilt elsewhere, rebuild.go) lacking
+			// writes is nothing to record: its writes are acknowledged without it.
+			return nil, nil
+		}
 		return nil, Errorf(CodeInvalid, "box %s holds no copy of %s", c.Copy, v.ID)
 	}
 	if slices.Contains(v.Stale, c.Copy) != c.InSync {
@@ -210,5 +215,6 @@ func applyReportVolumeCopy(tx *Txn, c *ReportVolumeCopy) (any, error) {
 		v.Stale = append(v.Stale, c.Copy)
 		slices.Sort(v.Stale)
 	}
+	releaseResyncOwner(&v) // rebuild.go
 	return nil, tx.putVolume(&v)
 }

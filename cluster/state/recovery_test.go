@@ -63,8 +63,15 @@ func TestRecoverInstance(t *testing.T) {
 	if v, _ := c.f.store.Volume(root.ID); len(v.Stale) != 0 {
 		t.Fatalf("stale after the copy came back: %v", v.Stale)
 	}
-	if r := c.apply(&ReportVolumeCopy{ID: root.ID, Node: from, Epoch: root.Epoch, Copy: "zz"}); !errors.Is(r.Err, ErrInvalid) {
+	if r := c.apply(&ReportVolumeCopy{ID: root.ID, Node: from, Epoch: root.Epoch, Copy: "zz", InSync: true}); !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("a report about a box with no copy: %v", r.Err)
+	}
+	// A copy the volume no longer has going out is nothing to record.
+	if r := c.apply(&ReportVolumeCopy{ID: root.ID, Node: from, Epoch: root.Epoch, Copy: "zz"}); r.Err != nil {
+		t.Fatalf("an out report about a box with no copy: %v", r.Err)
+	}
+	if v, _ := c.f.store.Volume(root.ID); len(v.Stale) != 0 {
+		t.Fatalf("stale after a report about no copy: %v", v.Stale)
 	}
 
 	// Box "from" dies. Zone a's other box has room for i-1 (1 GiB of 2 used).
