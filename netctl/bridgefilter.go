@@ -32,3 +32,18 @@ func FilterBridgedTraffic() error {
 	}
 	return nil
 }
+
+// EnableForwarding turns on IPv4 forwarding in the calling thread's namespace (its
+// /proc/sys/net): a box routes between its uplink and its instances (public addresses,
+// netctl/nat) and between its instances and other zones' (the overlay's routed block).
+func EnableForwarding() error {
+	const f = "/proc/sys/net/ipv4/ip_forward"
+	b, err := os.ReadFile(f)
+	if err == nil && strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	if err := os.WriteFile(f, []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("enabling IPv4 forwarding: %w", err)
+	}
+	return nil
+}

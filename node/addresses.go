@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/banyancloud/banyan/cluster/state"
+	"github.com/banyancloud/banyan/netctl"
 	"github.com/banyancloud/banyan/netctl/nat"
 )
 
@@ -95,7 +96,7 @@ func newNATController(node clusterView, uplink, bridge string, log *slog.Logger)
 		defer h.Close()
 		return nat.DefaultUplink(h)
 	}
-	c.forwarding = nat.EnableForwarding
+	c.forwarding = netctl.EnableForwarding
 	return c
 }
 

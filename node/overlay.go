@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/banyancloud/banyan/cluster/state"
+	"github.com/banyancloud/banyan/netctl"
 	"github.com/banyancloud/banyan/netctl/overlay"
 )
 
@@ -30,8 +31,9 @@ type overlayController struct {
 	cancelWatch context.CancelFunc
 
 	// The box's side, replaced by tests.
-	ensure func(overlay.Device) ([]string, error)
-	sync   func(overlay.Device, []overlay.Peer) (added, removed int, err error)
+	ensure     func(overlay.Device) ([]string, error)
+	sync       func(overlay.Device, []overlay.Peer) (added, removed int, err error)
+	forwarding func() error
 }
 
 const overlayKey = "overlay"
@@ -41,7 +43,7 @@ const overlayKey = "overlay"
 const instanceMTU = 1500 - overlay.Overhead
 
 func newOverlayController(node clusterView, bridge string, log *slog.Logger) *overlayController {
-	c := &overlayController{node: node, bridge: bridge, log: log}
+	c := &overlayController{node: node, bridge: bridge, log: log, forwarding: netctl.EnableForwarding}
 	c.ensure = func(d overlay.Device) ([]string, error) {
 		h, err := netlink.NewHandle()
 		if err != nil {
@@ -127,6 +129,10 @@ func (c *overlayController) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	dev := overlay.Device{Local: local, Bridge: c.bridge, Routed: instancesPrefix}
+	// The box routes its instances' traffic to other zones' subnets.
+	if err := c.forwarding(); err != nil {
+		return err
+	}
 	did, err := c.ensure(dev)
 	for _, d := range did {
 		c.log.Info("instance overlay: " + d)

@@ -44,6 +44,8 @@ func TestOverlayPeersFollowTheState(t *testing.T) {
 	var peers []overlay.Peer
 	c.ensure = func(d overlay.Device) ([]string, error) { dev = d; return nil, nil }
 	c.sync = func(d overlay.Device, p []overlay.Peer) (int, int, error) { peers = p; return len(p), 0, nil }
+	forwarding := false
+	c.forwarding = func() error { forwarding = true; return nil }
 	if err := c.Reconcile(ctx, overlayKey); err != nil {
 		t.Fatal(err)
 	}
@@ -54,5 +56,8 @@ func TestOverlayPeersFollowTheState(t *testing.T) {
 		peers[0].MAC.String() != "02:00:00:00:00:02" || peers[0].Box.String() != "10.0.0.2" || peers[0].IP.String() != remote.PrivateIP ||
 		peers[1].MAC.String() != "02:00:00:00:00:03" || peers[1].Box.String() != "10.0.0.3" || peers[1].IP.String() != other.PrivateIP {
 		t.Fatalf("device %+v peers %+v", dev, peers)
+	}
+	if !forwarding {
+		t.Fatal("the box does not forward between its instances and other zones'")
 	}
 }

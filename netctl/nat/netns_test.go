@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/banyancloud/banyan/netctl"
 	"github.com/banyancloud/banyan/netctl/internal/nstest"
 	"github.com/banyancloud/banyan/netctl/nat"
 )
@@ -90,7 +91,7 @@ func TestNATInNamespaces(t *testing.T) {
 	if err := bh.AddrAdd(upLink, other); err != nil {
 		t.Fatal(err)
 	}
-	if err := nstest.InNS(box, nat.EnableForwarding); err != nil {
+	if err := nstest.InNS(box, netctl.EnableForwarding); err != nil {
 		t.Fatal(err)
 	}
 	program(nat.Mapping{Public: pub, Private: netip.MustParseAddr("172.31.0.5")})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -96,20 +94,6 @@ func SyncAddresses(h *netlink.Handle, uplink string, want []netip.Addr, ours fun
 		added = append(added, ip)
 	}
 	return added, removed, nil
-}
-
-// EnableForwarding turns on IPv4 forwarding in the calling thread's namespace (its
-// /proc/sys/net), which the box needs to route between the uplink and its instances.
-func EnableForwarding() error {
-	const f = "/proc/sys/net/ipv4/ip_forward"
-	b, err := os.ReadFile(f)
-	if err == nil && strings.TrimSpace(string(b)) == "1" {
-		return nil
-	}
-	if err := os.WriteFile(f, []byte("1\n"), 0o644); err != nil {
-		return fmt.Errorf("nat: enabling IPv4 forwarding: %w", err)
-	}
-	return nil
 }
 
 // ForgetFlows deletes the connection tracking entries of a mapping that changed or
