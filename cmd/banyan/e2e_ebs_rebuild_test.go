@@ -49,20 +49,7 @@ func TestBoxLabEBSRebuild(t *testing.T) {
 
 	var vol struct{ VolumeId string }
 	aws.must(&vol, "ec2", "create-volume", "--availability-zone", inst.Placement.AvailabilityZone, "--size", "1", "--volume-type", "gp3")
-	waitVolume := func(state string) {
-		t.Helper()
-		waitFor(t, 2*time.Minute, vol.VolumeId+" "+state, func() error {
-			var d struct{ Volumes []struct{ State string } }
-			if err := aws.run(&d, "ec2", "describe-volumes", "--volume-ids", vol.VolumeId); err != nil {
-				return err
-			}
-			if d.Volumes[0].State != state {
-				return fmt.Errorf("volume is %s", d.Volumes[0].State)
-			}
-			return nil
-		})
-	}
-	waitVolume("available")
+	aws.waitVolume(vol.VolumeId, "available")
 	copyOf := func(b *boxlab.Box) string { return filepath.Join(b.DataDir(), "volumes", vol.VolumeId+".img") }
 	holds := func(b *boxlab.Box) bool { _, err := os.Stat(copyOf(b)); return err == nil }
 	var holders []*boxlab.Box
@@ -75,7 +62,7 @@ func TestBoxLabEBSRebuild(t *testing.T) {
 		t.Fatalf("%d copies, want 2 (blockstore.replicas)", len(holders))
 	}
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", inst.InstanceId, "--device", "/dev/sdf")
-	waitVolume("in-use")
+	aws.waitVolume(vol.VolumeId, "in-use")
 	waitFor(t, 3*time.Minute, "the guest's write to the volume", func() error {
 		if out := aws.console(inst.InstanceId); !hashRE.MatchString(out) {
 			return fmt.Errorf("not yet:\n%s", lastLines(out, 6))
@@ -132,7 +119,7 @@ func TestBoxLabEBSRebuild(t *testing.T) {
 
 	// Detached, the surviving and the new copy hold the same bytes.
 	aws.must(nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
-	waitVolume("available")
+	aws.waitVolume(vol.VolumeId, "available")
 	sums := map[string][]int{}
 	for _, b := range lab.Boxes() {
 		if b == lost {

@@ -43,20 +43,7 @@ func registerBootableImage(t *testing.T, aws *labCLI, lab *boxlab.Lab, imported,
 	zone := copier.Placement.AvailabilityZone
 	var src struct{ VolumeId string }
 	aws.must(&src, "ec2", "create-volume", "--availability-zone", zone, "--size", "2", "--volume-type", "gp3")
-	waitVolumeState := func(state string) {
-		t.Helper()
-		waitFor(t, 2*time.Minute, src.VolumeId+" "+state, func() error {
-			var d struct{ Volumes []struct{ State string } }
-			if err := aws.run(&d, "ec2", "describe-volumes", "--volume-ids", src.VolumeId); err != nil {
-				return err
-			}
-			if d.Volumes[0].State != state {
-				return fmt.Errorf("volume is %s", d.Volumes[0].State)
-			}
-			return nil
-		})
-	}
-	waitVolumeState("available")
+	aws.waitVolume(src.VolumeId, "available")
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", src.VolumeId, "--instance-id", copier.InstanceId, "--device", "/dev/sdf")
 	var m []string
 	waitFor(t, 4*time.Minute, "the guest's copy of its root disk", func() error {
@@ -70,7 +57,7 @@ func registerBootableImage(t *testing.T, aws *labCLI, lab *boxlab.Lab, imported,
 		t.Fatalf("the guest's copy of its root disk reads back %s, the disk is %s", m[2], m[1])
 	}
 	aws.must(nil, "ec2", "terminate-instances", "--instance-ids", copier.InstanceId)
-	waitVolumeState("available")
+	aws.waitVolume(src.VolumeId, "available")
 	var snap struct{ SnapshotId string }
 	aws.must(&snap, "ec2", "create-snapshot", "--volume-id", src.VolumeId, "--description", "bootable guest")
 	waitFor(t, 3*time.Minute, "the snapshot completed", func() error {

@@ -114,19 +114,6 @@ func TestBoxLabEBSSnapshots(t *testing.T) {
 	}
 	zone := a.Placement.AvailabilityZone
 
-	waitVolume := func(id, state string) {
-		t.Helper()
-		waitFor(t, 2*time.Minute, id+" "+state, func() error {
-			var d struct{ Volumes []struct{ State string } }
-			if err := aws.run(&d, "ec2", "describe-volumes", "--volume-ids", id); err != nil {
-				return err
-			}
-			if d.Volumes[0].State != state {
-				return fmt.Errorf("volume is %s", d.Volumes[0].State)
-			}
-			return nil
-		})
-	}
 	waitSnapshot := func(id string) {
 		t.Helper()
 		var progress []string
@@ -173,11 +160,11 @@ func TestBoxLabEBSSnapshots(t *testing.T) {
 	// A guest writes the volume; it is detached and snapshotted.
 	var vol struct{ VolumeId string }
 	aws.must(&vol, "ec2", "create-volume", "--availability-zone", zone, "--size", "1", "--volume-type", "gp3")
-	waitVolume(vol.VolumeId, "available")
+	aws.waitVolume(vol.VolumeId, "available")
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", a.InstanceId, "--device", "/dev/sdf")
 	wrote := console(a.InstanceId, "wrote")
 	aws.must(nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
-	waitVolume(vol.VolumeId, "available")
+	aws.waitVolume(vol.VolumeId, "available")
 
 	var snap1 struct{ SnapshotId, State string }
 	start := time.Now()
@@ -211,7 +198,7 @@ func TestBoxLabEBSSnapshots(t *testing.T) {
 	if vol2.SnapshotId != snap1.SnapshotId || vol2.Size != 2 {
 		t.Fatalf("volume from the snapshot: %+v", vol2)
 	}
-	waitVolume(vol2.VolumeId, "available")
+	aws.waitVolume(vol2.VolumeId, "available")
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", vol2.VolumeId, "--instance-id", b.InstanceId, "--device", "/dev/sdf")
 	read := console(b.InstanceId, "read")
 	if read != wrote {
@@ -262,7 +249,7 @@ func TestBoxLabEBSSnapshots(t *testing.T) {
 		return nil
 	})
 	aws.must(nil, "ec2", "detach-volume", "--volume-id", vol2.VolumeId)
-	waitVolume(vol2.VolumeId, "available")
+	aws.waitVolume(vol2.VolumeId, "available")
 	aws.must(nil, "ec2", "delete-volume", "--volume-id", vol2.VolumeId)
 	aws.must(nil, "ec2", "delete-volume", "--volume-id", vol.VolumeId)
 	aws.must(nil, "ec2", "terminate-instances", "--instance-ids", a.InstanceId, b.InstanceId)

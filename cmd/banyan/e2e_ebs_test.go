@@ -74,20 +74,7 @@ func TestBoxLabEBS(t *testing.T) {
 
 	var vol struct{ VolumeId, State string }
 	aws.must(&vol, "ec2", "create-volume", "--availability-zone", a.Placement.AvailabilityZone, "--size", "1", "--volume-type", "gp3")
-	waitVolume := func(state string) {
-		t.Helper()
-		waitFor(t, 2*time.Minute, vol.VolumeId+" "+state, func() error {
-			var d struct{ Volumes []struct{ State string } }
-			if err := aws.run(&d, "ec2", "describe-volumes", "--volume-ids", vol.VolumeId); err != nil {
-				return err
-			}
-			if d.Volumes[0].State != state {
-				return fmt.Errorf("volume is %s", d.Volumes[0].State)
-			}
-			return nil
-		})
-	}
-	waitVolume("available")
+	aws.waitVolume(vol.VolumeId, "available")
 	console := func(id, what string) string {
 		t.Helper()
 		var hash string
@@ -106,12 +93,12 @@ func TestBoxLabEBS(t *testing.T) {
 
 	start := time.Now()
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", a.InstanceId, "--device", "/dev/sdf")
-	waitVolume("in-use")
+	aws.waitVolume(vol.VolumeId, "in-use")
 	wrote := console(a.InstanceId, "wrote")
 	t.Logf("guest %s wrote %s, %.1fs after AttachVolume", a.InstanceId, wrote, time.Since(start).Seconds())
 
 	aws.must(nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
-	waitVolume("available")
+	aws.waitVolume(vol.VolumeId, "available")
 	aws.must(nil, "ec2", "attach-volume", "--volume-id", vol.VolumeId, "--instance-id", b.InstanceId, "--device", "/dev/sdf")
 	read := console(b.InstanceId, "read")
 	if read != wrote {
@@ -177,7 +164,7 @@ func TestBoxLabEBS(t *testing.T) {
 		t.Fatalf("deleting an attached volume: %v", err)
 	}
 	aws.must(nil, "ec2", "detach-volume", "--volume-id", vol.VolumeId)
-	waitVolume("available")
+	aws.waitVolume(vol.VolumeId, "available")
 	// Every copy holds the same bytes.
 	sums := map[string][]int{}
 	for _, box := range lab.Boxes() {

@@ -104,6 +104,21 @@ func (a *labCLI) waitState(timeout time.Duration, want string, ids ...string) {
 	})
 }
 
+// waitVolume waits (2 min at most) until the volume is in state want.
+func (a *labCLI) waitVolume(id, want string) {
+	a.t.Helper()
+	waitFor(a.t, 2*time.Minute, id+" "+want, func() error {
+		var d struct{ Volumes []struct{ State string } }
+		if err := a.run(&d, "ec2", "describe-volumes", "--volume-ids", id); err != nil {
+			return err
+		}
+		if d.Volumes[0].State != want {
+			return fmt.Errorf("volume is %s", d.Volumes[0].State)
+		}
+		return nil
+	})
+}
+
 func (a *labCLI) console(id string) string {
 	a.t.Helper()
 	var out struct{ Output string }

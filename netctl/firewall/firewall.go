@@ -452,14 +452,23 @@ func Apply(c *nftables.Conn, rs *Ruleset) error {
 		}
 		sets[n] = s
 	}
+	addChains(c, t, plan(rs, sets), nftables.ChainPriorityFilter)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("firewall: programming table inet %s: %w", TableName, err)
+	}
+	return nil
+}
+
+// addChains queues the chains and their rules into table t, base chains (those with a
+// hook) as filter chains at prio with an accept policy; every chain exists before any
+// rule jumps to it.
+func addChains(c *nftables.Conn, t *nftables.Table, chains []chainSpec, prio *nftables.ChainPriority) {
 	accept := nftables.ChainPolicyAccept
-	chains := plan(rs, sets)
 	made := map[string]*nftables.Chain{}
-	// Every chain exists before any rule jumps to it.
 	for _, cs := range chains {
 		ch := &nftables.Chain{Name: cs.name, Table: t}
 		if cs.hook != nil {
-			ch.Type, ch.Hooknum, ch.Priority, ch.Policy = nftables.ChainTypeFilter, cs.hook, nftables.ChainPriorityFilter, &accept
+			ch.Type, ch.Hooknum, ch.Priority, ch.Policy = nftables.ChainTypeFilter, cs.hook, prio, &accept
 		}
 		made[cs.name] = c.AddChain(ch)
 	}
@@ -468,19 +477,19 @@ func Apply(c *nftables.Conn, rs *Ruleset) error {
 			c.AddRule(&nftables.Rule{Table: t, Chain: made[cs.name], Exprs: r.exprs})
 		}
 	}
+}
+
+// removeTable deletes table t, if it is there.
+func removeTable(c *nftables.Conn, t *nftables.Table, family string) error {
+	c.AddTable(t)
+	c.DelTable(t)
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: programming table inet %s: %w", TableName, err)
+		return fmt.Errorf("firewall: removing table %s %s: %w", family, t.Name, err)
 	}
 	return nil
 }
 
 // Remove deletes the box's table, if it is there.
 func Remove(c *nftables.Conn) error {
-	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
-	c.AddTable(t)
-	c.DelTable(t)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: removing table inet %s: %w", TableName, err)
-	}
-	return nil
+	return removeTable(c, &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}, "inet")
 }

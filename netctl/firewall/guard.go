@@ -276,21 +276,7 @@ func ApplyGuard(c *nftables.Conn, g *Guard) error {
 	c.AddTable(t)
 	c.DelTable(t)
 	c.AddTable(t)
-	accept := nftables.ChainPolicyAccept
-	chains := guardPlan(g)
-	made := map[string]*nftables.Chain{}
-	for _, cs := range chains {
-		ch := &nftables.Chain{Name: cs.name, Table: t}
-		if cs.hook != nil {
-			ch.Type, ch.Hooknum, ch.Priority, ch.Policy = nftables.ChainTypeFilter, cs.hook, guardPriority, &accept
-		}
-		made[cs.name] = c.AddChain(ch)
-	}
-	for _, cs := range chains {
-		for _, r := range cs.rules {
-			c.AddRule(&nftables.Rule{Table: t, Chain: made[cs.name], Exprs: r.exprs})
-		}
-	}
+	addChains(c, t, guardPlan(g), guardPriority)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("firewall: programming table bridge %s: %w", GuardTableName, err)
 	}
@@ -299,11 +285,5 @@ func ApplyGuard(c *nftables.Conn, g *Guard) error {
 
 // RemoveGuard deletes the guard's table, if it is there.
 func RemoveGuard(c *nftables.Conn) error {
-	t := &nftables.Table{Name: GuardTableName, Family: nftables.TableFamilyBridge}
-	c.AddTable(t)
-	c.DelTable(t)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: removing table bridge %s: %w", GuardTableName, err)
-	}
-	return nil
+	return removeTable(c, &nftables.Table{Name: GuardTableName, Family: nftables.TableFamilyBridge}, "bridge")
 }
