@@ -70,6 +70,7 @@ func (r *recoverer) pass(ctx context.Context, now time.Time) {
 		}
 	}
 	defer r.rebuild(ctx, now, lost, live)
+	defer r.takeOverSnapshots(ctx, now, due, live)
 	for _, box := range due {
 		ins, _, err := r.node.State().InstancesOn(box)
 		if err != nil {
@@ -94,6 +95,40 @@ func (r *recoverer) pass(ctx context.Context, now time.Time) {
 				r.log.Info("instance recovered on another box", "instance", in.ID, "failed_box", box, "box", moved.Node,
 					"down_for", now.Sub(r.downSince[box]).Round(time.Millisecond))
 			}
+		}
+	}
+}
+
+// takeOverSnapshots hands the snapshots (pending, copies, deletions) that a box down for
+// compute.recovery_after was working on to live boxes (state.TakeOverSnapshot); it runs
+// after the instance recoveries, which hand over their volumes' snapshots themselves.
+func (r *recoverer) takeOverSnapshots(ctx context.Context, now time.Time, due, live []string) {
+	if len(due) == 0 {
+		return
+	}
+	snaps, _, err := r.node.State().Snapshots()
+	if err != nil {
+		return
+	}
+	for _, s := range snaps {
+		if !slices.Contains(due, s.Node) || (s.State != state.SnapshotPending && s.State != state.SnapshotDeleting) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var to string
+		_, err := r.node.Apply(cctx, &state.TakeOverSnapshot{ID: s.ID, From: s.Node, LiveNodes: live}, &to)
+		cancel()
+		key := s.ID + "/" + s.Node
+		if err != nil {
+			if now.Sub(r.lastErr[key]) >= time.Minute {
+				r.lastErr[key] = now
+				r.log.Warn("cannot hand a snapshot of a failed box to another yet", "snapshot", s.ID, "box", s.Node, "err", err)
+			}
+			continue
+		}
+		delete(r.lastErr, key)
+		if to != "" {
+			r.log.Info("snapshot of a failed box handed to another", "snapshot", s.ID, "failed_box", s.Node, "box", to, "state", s.State)
 		}
 	}
 }

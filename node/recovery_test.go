@@ -145,3 +145,36 @@ func TestRebuildReplacesTheCopiesOfALostBox(t *testing.T) {
 		t.Fatalf("after the resync: %+v", v)
 	}
 }
+
+// TestSnapshotsOfADeadBoxAreTakenOver: a snapshot of a detached volume that a box down for
+// compute.recovery_after was taking goes to the box with the other copy, as a new attempt.
+func TestSnapshotsOfADeadBoxAreTakenOver(t *testing.T) {
+	cl := localCluster{Local: state.NewLocal(), name: "box1"}
+	apply := func(cmd state.Command) {
+		t.Helper()
+		if _, err := cl.Apply(t.Context(), cmd, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"box1", "box2"} {
+		apply(&state.ReportBox{Box: state.Box{Node: n, Zone: "us-east-1a", VCPUs: 4, MemoryMiB: 4096, DiskGiB: 100, Hypervisor: state.HypervisorUp}})
+	}
+	apply(&state.CreateVolume{Volume: state.Volume{ID: "vol-1", Account: "111", Zone: "us-east-1a", SizeGiB: 1}, Replicas: 2, LiveNodes: []string{"box1", "box2"}})
+	for _, n := range []string{"box1", "box2"} {
+		apply(&state.ReportVolume{ID: "vol-1", Node: n, Event: state.VolumeEventReady})
+	}
+	apply(&state.CreateSnapshot{Snapshot: state.Snapshot{ID: "snap-1", Account: "111", VolumeID: "vol-1"}, LiveNodes: []string{"box2"}})
+	leader := aliveCluster{localCluster: cl, down: map[string]bool{"box2": true}}
+	r := &recoverer{node: leader, log: slog.New(slog.NewTextHandler(io.Discard, nil)), downSince: map[string]time.Time{}, lastErr: map[string]time.Time{}}
+	apply(&state.SetSetting{Key: state.SettingRecoveryAfter, Value: "5s"})
+	t0 := time.Now()
+	r.pass(t.Context(), t0)
+	r.pass(t.Context(), t0.Add(4*time.Second))
+	if s, _ := cl.State().Snapshot("snap-1"); s.Node != "box2" {
+		t.Fatalf("taken over before the delay: %+v", s)
+	}
+	r.pass(t.Context(), t0.Add(5*time.Second))
+	if s, _ := cl.State().Snapshot("snap-1"); s.Node != "box1" || s.Attempt != 2 {
+		t.Fatalf("after the delay: %+v", s)
+	}
+}
