@@ -20,6 +20,10 @@ type Error struct {
 	// Fault is "Sender" for client errors and "Receiver" for server errors, as the query
 	// protocols report it. Derived from HTTPStatus when empty.
 	Fault string
+	// Region, for S3, is the region a request signed for another one should have been
+	// signed for: S3 names it in its error document (<Region>) and the x-amz-bucket-region
+	// header, and SDKs sign again for it.
+	Region string
 }
 
 // New returns an error with the given code, HTTP status and message.

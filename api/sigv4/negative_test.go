@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/banyancloud/banyan/api/awserr"
 )
 
 const iamForm = "Action=ListUsers&Version=2010-05-08"
@@ -253,6 +255,25 @@ func TestRegions(t *testing.T) {
 	// S3 answers for any region a client signs with (aws --region us-west-2 s3 ...).
 	if _, err = v.Verify(s3Get().server(t)); err != nil {
 		t.Fatalf("S3 signed for another region: %v", err)
+	}
+	// Unless strict: then as AWS, naming the region to sign for.
+	v.S3Region = func() (string, bool) { return "banyan-1", true }
+	_, err = v.Verify(s3Get().server(t))
+	wantCode(t, err, "AuthorizationHeaderMalformed", 400)
+	var e *awserr.Error
+	if !errors.As(err, &e) || e.Region != "banyan-1" || !strings.Contains(e.Message, "is wrong; expecting 'banyan-1'") {
+		t.Fatalf("strict region: %+v", e)
+	}
+	pre := newReq("GET", "http://s3.example/bkt/k?X-Amz-Expires=300", "s3", "")
+	pre.presign, pre.at = true, signT
+	_, err = v.Verify(pre.client(t))
+	wantCode(t, err, "AuthorizationQueryParametersError", 400)
+	if !errors.As(err, &e) || e.Region != "banyan-1" {
+		t.Fatalf("strict region, presigned: %+v", e)
+	}
+	v.S3Region = func() (string, bool) { return "banyan-1", false }
+	if _, err = v.Verify(s3Get().server(t)); err != nil {
+		t.Fatalf("S3, not strict: %v", err)
 	}
 }
 

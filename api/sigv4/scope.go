@@ -16,9 +16,16 @@ func (v *Verifier) checkScopeAndTime(r *http.Request, in *authInput, d Dialect) 
 			fmt.Sprintf("incorrect terminal \"%s\". This endpoint uses \"aws4_request\".", sc.terminal),
 			fmt.Sprintf("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'.", sc.terminal))
 	}
-	// S3 answers whatever region a client signs for: a bucket here lives in this cloud's
-	// one region, and a client configured for another region (aws --region us-west-2)
-	// must still reach it, as SDKs reach a bucket through the global endpoint.
+	// S3 answers whatever region a client signs for (unless strict): a bucket here lives in
+	// this cloud's one region, and a client configured for another region (aws --region
+	// us-west-2) must still reach it, as SDKs reach a bucket through the global endpoint.
+	if d == DialectS3 && v.S3Region != nil {
+		if want, strict := v.S3Region(); strict && sc.region != want {
+			e := d.badScope(in.presigned, fmt.Sprintf("the region '%s' is wrong; expecting '%s'", sc.region, want), "")
+			e.Region = want
+			return nil, "", e
+		}
+	}
 	if v.Regions != nil && d != DialectS3 && !v.Regions(sc.region) {
 		return nil, "", d.badScope(in.presigned,
 			fmt.Sprintf("the region '%s' is wrong; it is not a region of this cloud.", sc.region),

@@ -25,7 +25,13 @@ type Verifier struct {
 	// MaxSkew is how far a request's signing time may be from now; 0 means AWS's 15 minutes.
 	MaxSkew time.Duration
 	// Regions reports whether a region in a credential scope is served here; nil accepts any.
+	// S3 requests are let through whatever region they name unless S3Region says strict.
 	Regions func(region string) bool
+	// S3Region, when set and strict, makes S3 refuse requests signed for another region
+	// than region as AWS does (AuthorizationHeaderMalformed, or for a presigned URL
+	// AuthorizationQueryParametersError, naming the region to sign for), so that SDKs sign
+	// again for it; otherwise S3 answers any region as its own.
+	S3Region func() (region string, strict bool)
 	// MaxBody bounds the body of non-S3 requests, which is read whole during Verify because
 	// its hash is signed; 0 means 8 MiB.
 	MaxBody int64

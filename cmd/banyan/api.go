@@ -27,7 +27,11 @@ import (
 const (
 	settingRegion       = "region"
 	settingAdminAccount = "admin-account"
-	defaultRegion       = "us-east-1"
+	// settingS3StrictRegion "true" makes S3 refuse requests signed for another region than
+	// the cluster's, as AWS does, naming the right one (SDKs then sign again for it); by
+	// default S3 answers requests signed for any region as its own.
+	settingS3StrictRegion = "s3.strict_region"
+	defaultRegion         = "us-east-1"
 	// lifecycleInterval is how often the leader carries out bucket lifecycle rules.
 	lifecycleInterval = time.Hour
 )
@@ -42,15 +46,19 @@ func newAPI(ctx context.Context, srv *node.Server, objects objectstore.ObjectLay
 	st := srv.Cluster.State()
 	dir := &identity.Directory{Store: st, Sealer: sealer, CatchUp: srv.Cluster.CatchUp}
 	// Requests must be signed for the cluster's region, as AWS requires for its own.
-	region := func(r string) bool {
-		want := defaultRegion
+	clusterRegion := func() string {
 		if set, err := st.Setting(settingRegion); err == nil {
-			want = set.Value
+			return set.Value
 		}
-		return r == want
+		return defaultRegion
+	}
+	region := func(r string) bool { return r == clusterRegion() }
+	s3Region := func() (string, bool) {
+		set, err := st.Setting(settingS3StrictRegion)
+		return clusterRegion(), err == nil && set.Value == "true"
 	}
 	s := &api.Server{
-		Verifier:   &sigv4.Verifier{Credentials: dir, Regions: region},
+		Verifier:   &sigv4.Verifier{Credentials: dir, Regions: region, S3Region: s3Region},
 		Authorizer: &identity.Authorizer{Store: st},
 		Log:        log,
 	}

@@ -38,6 +38,24 @@ func adminEnv(p *proc) []string {
 	}
 }
 
+// adminKeys is the admin's root access key from a founding node's aws-cli files.
+func adminKeys(t *testing.T, p *proc) (id, secret string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dataDir, "aws", "credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "aws_access_key_id = "); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "aws_secret_access_key = "); ok {
+			secret = v
+		}
+	}
+	return id, secret
+}
+
 // cleanEnv is the environment without any AWS_ variable of the developer's.
 func cleanEnv() []string {
 	var env []string

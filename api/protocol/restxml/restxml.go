@@ -150,6 +150,11 @@ func AppendError(b []byte, e *awserr.Error, resource, requestID, hostID string) 
 	b = append(b, "</Code><Message>"...)
 	b = xmlcodec.AppendEscaped(b, e.Message)
 	b = append(b, "</Message>"...)
+	if e.Region != "" {
+		b = append(b, "<Region>"...)
+		b = xmlcodec.AppendEscaped(b, e.Region)
+		b = append(b, "</Region>"...)
+	}
 	if resource != "" {
 		b = append(b, "<Resource>"...)
 		b = xmlcodec.AppendEscaped(b, resource)
@@ -172,6 +177,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, e *awserr.Error, resourc
 	h := w.Header()
 	h.Set("x-amz-request-id", requestID)
 	h.Set("x-amz-id-2", hostID)
+	if e.Region != "" {
+		h.Set("x-amz-bucket-region", e.Region)
+	}
 	if r != nil && r.Method == http.MethodHead {
 		w.WriteHeader(status)
 		return
