@@ -199,6 +199,23 @@ func (q *request) putObjectACL() error {
 	return nil
 }
 
+// writeContext is the condition keys of an object write: s3:x-amz-acl (aclContext) and
+// s3:x-amz-server-side-encryption and its KMS key ID, each present when the request
+// asks for it, as S3 sets them (a bucket policy that denies unencrypted uploads tests them).
+func (q *request) writeContext(acl string) map[string][]string {
+	ctx := aclContext(acl)
+	for _, h := range [][2]string{{"x-amz-server-side-encryption", "s3:x-amz-server-side-encryption"},
+		{"x-amz-server-side-encryption-aws-kms-key-id", "s3:x-amz-server-side-encryption-aws-kms-key-id"}} {
+		if v := q.r.Header.Get(h[0]); v != "" {
+			if ctx == nil {
+				ctx = map[string][]string{}
+			}
+			ctx[h[1]] = []string{v}
+		}
+	}
+	return ctx
+}
+
 func aclContext(acl string) map[string][]string {
 	if acl == "" || strings.HasPrefix(acl, grantsPrefix) {
 		return nil

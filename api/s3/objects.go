@@ -71,7 +71,7 @@ func (q *request) putObject() error {
 	if err != nil {
 		return err
 	}
-	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), aclContext(acl)); err != nil {
+	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), q.writeContext(acl)); err != nil {
 		return err
 	}
 	if err := allowACL(b, acl); err != nil { // Object Ownership, Block Public Access

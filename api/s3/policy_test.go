@@ -264,3 +264,36 @@ func TestCannedACLs(t *testing.T) {
 	_, err = c.PutBucketAcl(ctx, &sdks3.PutBucketAclInput{Bucket: aws.String("members"), ACL: "everyone"})
 	wantCode(t, err, "InvalidArgument", 400)
 }
+
+// TestPolicyConditionKeysOfTheRequest: a bucket policy that denies uploads without
+// SSE-S3 (s3:x-amz-server-side-encryption) refuses a plain PUT and admits an encrypted
+// one; one that lets anonymous readers in only from a referring site (aws:Referer) admits
+// them with the header and refuses them without.
+func TestPolicyConditionKeysOfTheRequest(t *testing.T) {
+	e, _ := sseEnv(t, false)
+	c := e.rootClient()
+	mustBucket(t, c, "cond")
+	put(t, c, "cond", "page.html", "hello")
+	policy := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::cond/*",
+	  "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}},
+	 {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::cond/*",
+	  "Condition":{"StringLike":{"aws:Referer":"https://www.example.com/*"}}}]}`
+	if _, err := c.PutBucketPolicy(ctx, &sdks3.PutBucketPolicyInput{Bucket: aws.String("cond"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("plain"), Body: strings.NewReader("x")})
+	wantCode(t, err, "AccessDenied", 403)
+	if _, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("sealed"), Body: strings.NewReader("x"),
+		ServerSideEncryption: types.ServerSideEncryptionAes256}); err != nil {
+		t.Fatalf("PUT with SSE-S3 under a policy requiring it: %v", err)
+	}
+	resp, body := e.raw("GET", "/cond/page.html", nil, nil)
+	if resp.StatusCode != 403 {
+		t.Fatalf("anonymous GET without a Referer: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.raw("GET", "/cond/page.html", nil, map[string]string{"Referer": "https://www.example.com/index.html"})
+	if resp.StatusCode != 200 || string(body) != "hello" {
+		t.Fatalf("anonymous GET with the Referer: %d %s", resp.StatusCode, body)
+	}
+}

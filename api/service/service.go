@@ -64,6 +64,14 @@ func (c *Call) AuthorizeCheck(chk identity.Check) error {
 	if c.Region != "" {
 		chk.Context["aws:RequestedRegion"] = []string{c.Region}
 	}
+	// The request's own global keys, present when the request carries them.
+	if c.HTTP != nil {
+		for key, header := range map[string]string{"aws:Referer": "Referer", "aws:UserAgent": "User-Agent"} {
+			if v := c.HTTP.Header.Get(header); v != "" {
+				chk.Context[key] = []string{v}
+			}
+		}
+	}
 	if err := c.Authorizer.Authorize(c.Caller, chk); err != nil {
 		return err
 	}
