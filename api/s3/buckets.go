@@ -16,6 +16,15 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
 // readBody reads a small request body (XML, JSON policy) through the verifier's reader.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return protocol.ReadBody(r, limit)

@@ -16,14 +16,16 @@ import (
 // GetBucketEncryption answers that default, and DeleteBucketEncryption returns a bucket
 // to it rather than to plaintext. Only a cluster whose front end has no key for SSE-S3
 // (Frontend.SSEKey unset) stores objects as sent and answers
-// ServerSideEncryptionConfigurationNotFoundError. SSE-KMS defaults are refused: Banyan
-// has no KMS. BlockedEncryptionTypes SSE-C refuses new SSE-C objects (reads go on).
+// ServerSideEncryptionConfigurationNotFoundError. An SSE-KMS default takes the account's
+// managed key aws/s3, the only KMS key there is (ssekms.go). BlockedEncryptionTypes SSE-C
+// refuses new SSE-C objects (reads go on).
 
 var errNoEncryptionConfig = awserr.New("ServerSideEncryptionConfigurationNotFoundError", http.StatusNotFound, "The server side encryption configuration was not found")
 
 // encryptionConfig is a bucket's stored default encryption.
 type encryptionConfig struct {
-	Algorithm string `json:"a"`            // AES256
+	Algorithm string `json:"a"`            // AES256 or aws:kms
+	KMSKeyID  string `json:"k,omitempty"`  // aws:kms: the managed key's ARN
 	BucketKey bool   `json:"bk,omitempty"` // kept and echoed; it only means something for KMS
 	BlockSSEC bool   `json:"bc,omitempty"`
 }
@@ -49,8 +51,11 @@ func (q *request) getBucketEncryption() error {
 		return errNoEncryptionConfig
 	}
 	cfg := bucketEncryption(b)
-	rule := ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: &ServerSideEncryptionByDefault{SSEAlgorithm: cfg.Algorithm},
-		BucketKeyEnabled: ptr(cfg.BucketKey)}
+	def := &ServerSideEncryptionByDefault{SSEAlgorithm: cfg.Algorithm}
+	if cfg.KMSKeyID != "" {
+		def.KMSMasterKeyID = ptr(cfg.KMSKeyID)
+	}
+	rule := ServerSideEncryptionRule{ApplyServerSideEncryptionByDefault: def, BucketKeyEnabled: ptr(cfg.BucketKey)}
 	if cfg.BlockSSEC {
 		rule.BlockedEncryptionTypes = &BlockedEncryptionTypes{EncryptionType: []string{"SSE-C"}}
 	}
@@ -82,12 +87,14 @@ func (q *request) putBucketEncryption() error {
 			if d.KMSMasterKeyID != nil {
 				return errInvalidArgument.WithMessage("a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse")
 			}
-		case "aws:kms", "aws:kms:dsse":
-			keyID := ""
-			if d.KMSMasterKeyID != nil {
-				keyID = *d.KMSMasterKeyID
+		case sseKMS:
+			arn, err := q.f.kmsKeyARN(b.Owner, deref(d.KMSMasterKeyID))
+			if err != nil {
+				return err
 			}
-			return kmsNotFound(keyID)
+			cfg.Algorithm, cfg.KMSKeyID = sseKMS, arn
+		case "aws:kms:dsse":
+			return kmsNotFound(deref(d.KMSMasterKeyID))
 		default:
 			return errMalformedXML
 		}

@@ -228,8 +228,8 @@ func (q *request) completeMultipartUpload() error {
 	if versioned(b.Versioning) {
 		setVersionHeader(q.w.Header(), info.VersionID)
 	}
-	if rec := storedSSE(info.Headers); rec != nil && rec.Algorithm == sseS3 {
-		setSSEResponse(q.w.Header(), sseS3, nil)
+	if rec := storedSSE(info.Headers); rec != nil && rec.Algorithm != sseC {
+		setSSEResponse(q.w.Header(), rec, nil)
 	}
 	out := CompleteMultipartUploadOutput{Location: ptr(q.location()), Bucket: ptr(b.Name), Key: ptr(q.key),
 		ETag: ptr(quoteETag(info.ETag))}

@@ -16,8 +16,9 @@ import (
 	"github.com/banyancloud/banyan/objectstore/sse"
 )
 
-// Server-side encryption of objects: SSE-S3 (x-amz-server-side-encryption: AES256) and
-// SSE-C (the customer's key in x-amz-server-side-encryption-customer-*), in the format
+// Server-side encryption of objects: SSE-S3 (x-amz-server-side-encryption: AES256),
+// SSE-KMS with the account's managed key aws/s3 (aws:kms, ssekms.go) and SSE-C (the
+// customer's key in x-amz-server-side-encryption-customer-*), in the format
 // of objectstore/sse. A new object's encryption comes from its request, else from its
 // bucket's default (encryption.go), which is SSE-S3 unless configured otherwise, as on
 // AWS since 2023. The object store encrypts the body as it streams (PutOptions.Sealer)
@@ -46,6 +47,10 @@ type sseRecord struct {
 	SealedKey []byte `json:"k"`
 	Salt      []byte `json:"s,omitempty"`
 	Check     []byte `json:"c,omitempty"`
+	// KeyID is the ARN of the KMS key of an aws:kms object (ssekms.go); BucketKey says
+	// whether the request or the bucket default asked for an S3 Bucket Key (echoed).
+	KeyID     string `json:"i,omitempty"`
+	BucketKey bool   `json:"b,omitempty"`
 }
 
 // SSE errors, with AWS's codes and messages.
@@ -65,15 +70,12 @@ var (
 	errSSEUploadOtherKey  = errInvalidArgument.WithMessage("The provided encryption parameters did not match the ones used originally.")
 	errSSEUnconfigured    = errNotImplemented.WithMessage("Server-side encryption with Amazon S3 managed keys is not configured on this cluster.")
 	errSSECBlocked        = errAccessDenied.WithMessage("Requests specifying Server Side Encryption with Customer provided keys are blocked for this bucket.")
-	// Banyan has no KMS: every KMS key is one that does not exist.
+	// Banyan has no KMS yet: every KMS key but the managed aws/s3 one does not exist.
 	errKMSNotFound = awserr.New("KMS.NotFoundException", http.StatusBadRequest, "Invalid keyId")
 )
 
 func kmsNotFound(keyID string) error {
-	if keyID == "" {
-		keyID = "alias/aws/s3"
-	}
-	return errKMSNotFound.WithMessage("Invalid keyId '%s': Banyan has no KMS, so SSE-KMS (aws:kms, aws:kms:dsse) is not available; use AES256 (SSE-S3) or SSE-C.", keyID)
+	return errKMSNotFound.WithMessage("Invalid keyId '%s': this cloud's only KMS key is the AWS managed key alias/aws/s3 (SSE-KMS aws:kms; aws:kms:dsse is not available).", keyID)
 }
 
 // customerKey is an SSE-C key a request brings.
@@ -127,7 +129,7 @@ type objectEncryption struct {
 
 // sealer encrypts part n of the object.
 func (e *objectEncryption) sealer(part int) objectstore.Sealer {
-	return objectSealer{key: e.key, part: part, hideMD5: e.rec.Algorithm == sseC}
+	return objectSealer{key: e.key, part: part, hideMD5: e.rec.Algorithm == sseC || e.rec.Algorithm == sseKMS}
 }
 
 type objectSealer struct {
@@ -172,8 +174,10 @@ func (q *request) newEncryption(b *state.Bucket) (*objectEncryption, error) {
 	switch {
 	case ck != nil && method != "":
 		return nil, errSSECWithSSE
-	case method == "aws:kms" || method == "aws:kms:dsse":
+	case method == "aws:kms:dsse":
 		return nil, kmsNotFound(kmsKey)
+	case method == sseKMS:
+		return q.kmsEncryption(b, kmsKey, h.Get("x-amz-server-side-encryption-bucket-key-enabled") == "true")
 	case kmsKey != "":
 		return nil, errSSEKMSKeyWithout
 	case method != "" && method != sseS3:
@@ -188,6 +192,9 @@ func (q *request) newEncryption(b *state.Bucket) (*objectEncryption, error) {
 		e.rec.Check = sse.KeyCheck(ck.key, e.rec.Salt)
 		return e, nil
 	}
+	if method == "" && cfg.Algorithm == sseKMS {
+		return q.kmsEncryption(b, cfg.KMSKeyID, cfg.BucketKey)
+	}
 	kek, ok := q.f.clusterKEK()
 	if !ok {
 		if method != "" {
@@ -197,6 +204,21 @@ func (q *request) newEncryption(b *state.Bucket) (*objectEncryption, error) {
 	}
 	e := &objectEncryption{key: sse.NewObjectKey()}
 	e.rec = sseRecord{Algorithm: sseS3, SealedKey: sse.SealKey(kek, e.key, keyContext(b.Name, q.key))}
+	return e, nil
+}
+
+// kmsEncryption is SSE-KMS of a new object of b under the key asked for (ssekms.go).
+func (q *request) kmsEncryption(b *state.Bucket, keyID string, bucketKey bool) (*objectEncryption, error) {
+	arn, err := q.f.kmsKeyARN(b.Owner, keyID)
+	if err != nil {
+		return nil, err
+	}
+	kek, ok := q.f.kmsKEK(arn)
+	if !ok {
+		return nil, errSSEUnconfigured
+	}
+	e := &objectEncryption{key: sse.NewObjectKey()}
+	e.rec = sseRecord{Algorithm: sseKMS, KeyID: arn, BucketKey: bucketKey, SealedKey: sse.SealKey(kek, e.key, keyContext(b.Name, q.key))}
 	return e, nil
 }
 
@@ -221,10 +243,16 @@ func (q *request) encryptNew(b *state.Bucket, opts *objectstore.PutOptions, seal
 }
 
 // setSSEResponse sets the headers that tell the client how an object is encrypted.
-func setSSEResponse(h http.Header, algorithm string, ck *customerKey) {
-	switch algorithm {
+func setSSEResponse(h http.Header, rec *sseRecord, ck *customerKey) {
+	switch rec.Algorithm {
 	case sseS3:
 		h.Set("x-amz-server-side-encryption", sseS3)
+	case sseKMS:
+		h.Set("x-amz-server-side-encryption", sseKMS)
+		h.Set("x-amz-server-side-encryption-aws-kms-key-id", rec.KeyID)
+		if rec.BucketKey {
+			h.Set("x-amz-server-side-encryption-bucket-key-enabled", "true")
+		}
 	case sseC:
 		h.Set(sseCPrefix+"algorithm", "AES256")
 		if ck != nil {
@@ -235,7 +263,7 @@ func setSSEResponse(h http.Header, algorithm string, ck *customerKey) {
 
 func (e *objectEncryption) setResponse(h http.Header) {
 	if e != nil {
-		setSSEResponse(h, e.rec.Algorithm, e.ck)
+		setSSEResponse(h, &e.rec, e.ck)
 	}
 }
 
@@ -264,6 +292,15 @@ func (f *Frontend) objectKey(rec *sseRecord, bucket, key string, ck *customerKey
 			return sse.ObjectKey{}, errSSENotApplicable
 		}
 		kek, ok := f.clusterKEK()
+		if !ok {
+			return sse.ObjectKey{}, errSSEUnconfigured
+		}
+		return sse.UnsealKey(kek, rec.SealedKey, keyContext(bucket, key))
+	case sseKMS:
+		if ck != nil {
+			return sse.ObjectKey{}, errSSENotApplicable
+		}
+		kek, ok := f.kmsKEK(rec.KeyID)
 		if !ok {
 			return sse.ObjectKey{}, errSSEUnconfigured
 		}
@@ -477,7 +514,7 @@ func (q *request) readKey() (*customerKey, error) { return q.customerKeyFrom(sse
 // setReadResponse sets the encryption headers of a GET or HEAD of info.
 func setReadResponse(h http.Header, info objectstore.ObjectInfo, ck *customerKey) {
 	if rec := storedSSE(info.Headers); rec != nil {
-		setSSEResponse(h, rec.Algorithm, ck)
+		setSSEResponse(h, rec, ck)
 	}
 }
 

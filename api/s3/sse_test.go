@@ -175,9 +175,9 @@ func TestSSES3ByDefault(t *testing.T) {
 	if got, err := e.getRange(t, "enc", "copy", "bytes=70000-70100", nil); err != nil || !bytes.Equal(got, big[70000:70101]) {
 		t.Fatalf("copy range: %v", err)
 	}
-	// SSE-KMS is answered honestly: there is no KMS.
+	// SSE-KMS is answered honestly: the only KMS key is the managed aws/s3 one (TestSSEKMS).
 	_, err = c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("enc"), Key: aws.String("kms"), Body: bytes.NewReader(small),
-		ServerSideEncryption: types.ServerSideEncryptionAwsKms})
+		ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String("arn:aws:kms:us-east-1:111122223333:key/x")})
 	wantCode(t, err, "KMS.NotFoundException", 400)
 	_, err = c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("enc"), Key: aws.String("x"), Body: bytes.NewReader(small),
 		ServerSideEncryption: "rot13"})
@@ -385,4 +385,101 @@ func TestBucketEncryption(t *testing.T) {
 	e.front.SSEKey = nil
 	_, err = c.GetBucketEncryption(ctx, &sdks3.GetBucketEncryptionInput{Bucket: aws.String("enc")})
 	wantCode(t, err, "ServerSideEncryptionConfigurationNotFoundError", 404)
+}
+
+// TestSSEKMS: aws:kms with the account's managed key (no key ID, its alias, or its ARN)
+// encrypts on disk, answers the key's ARN on PUT, HEAD and GET, an ETag that is not the
+// MD5, ranges; a bucket default of aws:kms applies to plain PUTs and multipart uploads,
+// and a copy to SSE-S3 reads back; another key or dual-layer is KMS.NotFoundException.
+func TestSSEKMS(t *testing.T) {
+	e, dirs := sseEnv(t, false)
+	c := e.rootClient()
+	if _, err := c.CreateBucket(ctx, &sdks3.CreateBucketInput{Bucket: aws.String("kms")}); err != nil {
+		t.Fatal(err)
+	}
+	body := randomBytes(2*64<<10 + 999)
+	var arn string
+	for i, keyID := range []*string{nil, aws.String("alias/aws/s3"), nil} {
+		if i == 2 {
+			keyID = aws.String(arn)
+		}
+		key := fmt.Sprintf("obj%d", i)
+		out, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("kms"), Key: aws.String(key), Body: bytes.NewReader(body),
+			ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: keyID, BucketKeyEnabled: aws.Bool(i == 1)})
+		if err != nil {
+			t.Fatalf("PUT aws:kms with key %v: %v", aws.ToString(keyID), err)
+		}
+		if arn == "" {
+			arn = aws.ToString(out.SSEKMSKeyId)
+		}
+		if out.ServerSideEncryption != types.ServerSideEncryptionAwsKms || aws.ToString(out.SSEKMSKeyId) != arn ||
+			!strings.HasPrefix(arn, "arn:aws:kms:us-east-1:") || !strings.Contains(arn, ":key/") || aws.ToBool(out.BucketKeyEnabled) != (i == 1) {
+			t.Fatalf("PUT %d: %+v", i, out)
+		}
+		if strings.Trim(aws.ToString(out.ETag), `"`) == md5hex(body) {
+			t.Fatal("an SSE-KMS object's ETag is the MD5 of its body")
+		}
+		h, err := c.HeadObject(ctx, &sdks3.HeadObjectInput{Bucket: aws.String("kms"), Key: aws.String(key)})
+		if err != nil || h.ServerSideEncryption != types.ServerSideEncryptionAwsKms || aws.ToString(h.SSEKMSKeyId) != arn || aws.ToInt64(h.ContentLength) != int64(len(body)) {
+			t.Fatalf("HEAD %s: %v %+v", key, err, h)
+		}
+		if got, err := e.getRange(t, "kms", key, "", nil); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("GET %s: %v", key, err)
+		}
+	}
+	if onDisk(t, dirs, body[64<<10:64<<10+64]) {
+		t.Fatal("plaintext found in the disk folders")
+	}
+	if got, err := e.getRange(t, "kms", "obj0", "bytes=65530-70000", nil); err != nil || !bytes.Equal(got, body[65530:70001]) {
+		t.Fatalf("range: %v", err)
+	}
+	for _, bad := range []types.ServerSideEncryption{types.ServerSideEncryptionAwsKmsDsse} {
+		_, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("kms"), Key: aws.String("x"), Body: bytes.NewReader(body), ServerSideEncryption: bad})
+		wantCode(t, err, "KMS.NotFoundException", 400)
+	}
+	_, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("kms"), Key: aws.String("x"), Body: bytes.NewReader(body),
+		ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String("alias/mine")})
+	wantCode(t, err, "KMS.NotFoundException", 400)
+
+	// The bucket default: aws:kms with the managed key.
+	if _, err := c.PutBucketEncryption(ctx, &sdks3.PutBucketEncryptionInput{Bucket: aws.String("kms"),
+		ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{{
+			ApplyServerSideEncryptionByDefault: &types.ServerSideEncryptionByDefault{SSEAlgorithm: types.ServerSideEncryptionAwsKms}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	ge, err := c.GetBucketEncryption(ctx, &sdks3.GetBucketEncryptionInput{Bucket: aws.String("kms")})
+	if err != nil || ge.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != types.ServerSideEncryptionAwsKms ||
+		aws.ToString(ge.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID) != arn {
+		t.Fatalf("GetBucketEncryption: %v %+v", err, ge)
+	}
+	out, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("kms"), Key: aws.String("plain-put"), Body: bytes.NewReader(body)})
+	if err != nil || out.ServerSideEncryption != types.ServerSideEncryptionAwsKms || aws.ToString(out.SSEKMSKeyId) != arn {
+		t.Fatalf("a PUT under an aws:kms default: %v %+v", err, out)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &sdks3.CreateMultipartUploadInput{Bucket: aws.String("kms"), Key: aws.String("mp")})
+	if err != nil || up.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
+		t.Fatalf("CreateMultipartUpload under an aws:kms default: %v %+v", err, up)
+	}
+	part := randomBytes(5 << 20)
+	pu, err := c.UploadPart(ctx, &sdks3.UploadPartInput{Bucket: aws.String("kms"), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(part)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.CompleteMultipartUpload(ctx, &sdks3.CompleteMultipartUploadInput{Bucket: aws.String("kms"), Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: pu.ETag, PartNumber: aws.Int32(1)}}}})
+	if err != nil || done.ServerSideEncryption != types.ServerSideEncryptionAwsKms || aws.ToString(done.SSEKMSKeyId) != arn {
+		t.Fatalf("CompleteMultipartUpload: %v %+v", err, done)
+	}
+	if got, err := e.getRange(t, "kms", "mp", "", nil); err != nil || !bytes.Equal(got, part) {
+		t.Fatalf("GET of the multipart object: %v", err)
+	}
+	// A copy to SSE-S3.
+	cp, err := c.CopyObject(ctx, &sdks3.CopyObjectInput{Bucket: aws.String("kms"), Key: aws.String("copy"), CopySource: aws.String("kms/obj0"),
+		ServerSideEncryption: types.ServerSideEncryptionAes256})
+	if err != nil || cp.ServerSideEncryption != types.ServerSideEncryptionAes256 {
+		t.Fatalf("copy to SSE-S3: %v %+v", err, cp)
+	}
+	if got, err := e.getRange(t, "kms", "copy", "", nil); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("GET of the copy: %v", err)
+	}
 }

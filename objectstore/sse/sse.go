@@ -130,6 +130,12 @@ func ClusterKEK(clusterKey []byte) [32]byte {
 	return [32]byte(mac(clusterKey, []byte("banyan/sse/v1/sse-s3-kek")))
 }
 
+// ManagedKEK derives the key-encryption key of an account's managed KMS key (SSE-KMS with
+// aws/s3) from the cluster key: one key per account, none stored.
+func ManagedKEK(clusterKey []byte, account string) [32]byte {
+	return [32]byte(mac(clusterKey, []byte("banyan/sse/v1/sse-kms-aws-s3-kek/"), []byte(account)))
+}
+
 // CustomerKEK derives the key-encryption key of SSE-C from the customer's 256-bit key.
 func CustomerKEK(customerKey []byte) [32]byte {
 	return [32]byte(mac(customerKey, []byte("banyan/sse/v1/sse-c-kek")))
