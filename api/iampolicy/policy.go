@@ -93,6 +93,23 @@ type Statement struct {
 	conditions   []condition
 }
 
+// UsesKeyPrefix reports whether a condition of the policy tests a key that begins with
+// prefix (case-insensitive, as condition keys are): for keys costly to compute, which a
+// caller supplies only to policies that ask for them.
+func (p *Policy) UsesKeyPrefix(prefix string) bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Statements {
+		for _, c := range st.conditions {
+			if len(c.key) >= len(prefix) && strings.EqualFold(c.key[:len(prefix)], prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // MustParse is Parse for documents written into the program, such as built-in managed
 // policies; it panics on an invalid document.
 func MustParse(text string, kind Kind) *Policy {

@@ -20,8 +20,13 @@ type Check struct {
 	// ResourcePolicy is the resource's own policy (bucket policy, role trust policy).
 	ResourcePolicy *iampolicy.Policy
 	Context        map[string][]string // service-specific condition keys
-	SourceIP       netip.Addr
-	Secure         bool
+	// LazyContext adds condition keys beginning with LazyPrefix that cost a lookup
+	// (s3:ExistingObjectTag/...): it is called only when a policy that takes part tests
+	// such a key.
+	LazyPrefix  string
+	LazyContext func() map[string][]string
+	SourceIP    netip.Addr
+	Secure      bool
 }
 
 // Authorizer decides checks against the IAM state.
@@ -90,6 +95,11 @@ func (a *Authorizer) Authorize(c *Caller, chk Check) error {
 		}
 		limits = append(limits, sp)
 	}
+	if chk.LazyContext != nil && usesKeyPrefix(chk.LazyPrefix, chk.ResourcePolicy, identity, limits) {
+		for k, v := range chk.LazyContext() {
+			req.Context[k] = v
+		}
+	}
 	d := iampolicy.Evaluate(req, identity, chk.ResourcePolicy, limits...)
 	if d.Allowed() {
 		return nil
@@ -100,6 +110,26 @@ func (a *Authorizer) Authorize(c *Caller, chk Check) error {
 		why = "with an explicit deny"
 	}
 	return awserr.AccessDenied.WithMessage("User: %s is not authorized to perform: %s on resource: %s %s", c.ARN, chk.Action, resource, why)
+}
+
+// usesKeyPrefix reports whether any of the policies tests a key beginning with prefix.
+func usesKeyPrefix(prefix string, resource *iampolicy.Policy, identity []*iampolicy.Policy, limits [][]*iampolicy.Policy) bool {
+	if resource.UsesKeyPrefix(prefix) {
+		return true
+	}
+	for _, p := range identity {
+		if p.UsesKeyPrefix(prefix) {
+			return true
+		}
+	}
+	for _, ps := range limits {
+		for _, p := range ps {
+			if p.UsesKeyPrefix(prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (a *Authorizer) userPolicies(account, name string) ([]*iampolicy.Policy, string, error) {

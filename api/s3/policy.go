@@ -32,8 +32,22 @@ func (q *request) authorizeWith(b *state.Bucket, objectACL, action, resource str
 	if err != nil {
 		return err
 	}
-	return q.call.AuthorizeCheck(identity.Check{Action: action, Resource: resource,
-		ResourceAccount: b.Owner, ResourcePolicy: pol, Context: ctx})
+	chk := identity.Check{Action: action, Resource: resource, ResourceAccount: b.Owner, ResourcePolicy: pol, Context: ctx}
+	if q.key != "" && resource == objectARN(b.Name, q.key) {
+		// s3:ExistingObjectTag/KEY: the object's tags, read only for a policy that tests them.
+		chk.LazyPrefix, chk.LazyContext = "s3:ExistingObjectTag/", func() map[string][]string {
+			info, err := q.f.objects.HeadObject(q.r.Context(), b.Name, q.key, getOptionsVersion(q.q.Get("versionId")))
+			if err != nil {
+				return nil
+			}
+			tags := make(map[string][]string, len(info.Tags))
+			for k, v := range info.Tags {
+				tags["s3:ExistingObjectTag/"+k] = []string{v}
+			}
+			return tags
+		}
+	}
+	return q.call.AuthorizeCheck(chk)
 }
 
 // authorizeObjectRead authorizes a read of an object, falling back to the object's own

@@ -296,4 +296,32 @@ func TestPolicyConditionKeysOfTheRequest(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "hello" {
 		t.Fatalf("anonymous GET with the Referer: %d %s", resp.StatusCode, body)
 	}
+	// s3:ExistingObjectTag: a deny on the object's own tags, and an allow of tagged ones.
+	policy = `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::cond/*",
+	  "Condition":{"StringEquals":{"s3:ExistingObjectTag/classification":"secret"}}},
+	 {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::cond/*",
+	  "Condition":{"StringEquals":{"s3:ExistingObjectTag/public":"yes"}}}]}`
+	if _, err := c.PutBucketPolicy(ctx, &sdks3.PutBucketPolicyInput{Bucket: aws.String("cond"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	for key, tagging := range map[string]string{"open": "public=yes", "closed": "classification=secret", "untagged": ""} {
+		in := &sdks3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String(key), Body: strings.NewReader(key)}
+		if tagging != "" {
+			in.Tagging = aws.String(tagging)
+		}
+		if _, err := c.PutObject(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range map[string]int{"open": 200, "closed": 403, "untagged": 403} {
+		if resp, body := e.raw("GET", "/cond/"+key, nil, nil); resp.StatusCode != want {
+			t.Fatalf("anonymous GET of %s: %d, want %d: %s", key, resp.StatusCode, want, body)
+		}
+	}
+	_, err = c.GetObject(ctx, &sdks3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("closed")})
+	wantCode(t, err, "AccessDenied", 403) // the bucket policy's deny binds the owner too
+	if _, err := c.GetObject(ctx, &sdks3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("untagged")}); err != nil {
+		t.Fatalf("the owner's GET of an untagged object: %v", err)
+	}
 }
