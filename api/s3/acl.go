@@ -41,7 +41,9 @@ func grant(actions []string, resource string, authenticatedOnly bool) map[string
 var (
 	bucketReadActions  = []string{"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
 	bucketWriteActions = []string{"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
-	objectReadActions  = []string{"s3:GetObject", "s3:GetObjectVersion"}
+	// READ on an object is what GetObjectAttributes needs as well (its API reference: "you
+	// must have READ access to the object").
+	objectReadActions = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"}
 )
 
 // bucketACLStatements: READ on a bucket lists it; WRITE writes and deletes its objects.

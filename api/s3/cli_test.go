@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,16 @@ func TestAWSCLI(t *testing.T) {
 	if !strings.Contains(head, `-3\"`) {
 		t.Fatalf("not a 3-part multipart ETag: %s", head)
 	}
+	var ga struct {
+		ETag        string
+		ObjectSize  int64
+		ObjectParts struct{ TotalPartsCount int }
+	}
+	out := aws("s3api", "get-object-attributes", "--bucket", "clibucket", "--key", "dir/big.bin", "--object-attributes", "ETag", "ObjectSize", "ObjectParts")
+	if err := json.Unmarshal([]byte(out), &ga); err != nil || ga.ObjectSize != 20971643 || ga.ObjectParts.TotalPartsCount != 3 ||
+		!strings.HasSuffix(ga.ETag, "-3") || strings.Contains(ga.ETag, `"`) {
+		t.Fatalf("get-object-attributes: %v %s", err, out)
+	}
 	dst := filepath.Join(dir, "back.bin")
 	aws("s3", "cp", "s3://clibucket/dir/big.bin", dst)
 	got, _ := os.ReadFile(dst)
@@ -92,6 +103,13 @@ data = b"z" * (9 << 20)
 s3.upload_fileobj(io.BytesIO(data), "boto", "multi", Config=boto3.s3.transfer.TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
 h = s3.head_object(Bucket="boto", Key="multi")
 assert h["ContentLength"] == len(data) and h["ETag"].endswith('-2"'), h
+a = s3.get_object_attributes(Bucket="boto", Key="multi", ObjectAttributes=["ETag", "ObjectSize", "ObjectParts", "StorageClass"])
+assert a["ETag"] == h["ETag"].strip('"') and a["ObjectSize"] == len(data) and a["ObjectParts"]["TotalPartsCount"] == 2 and a["StorageClass"] == "STANDARD", a
+try:
+    s3.get_object_attributes(Bucket="boto", Key="multi", ObjectAttributes=["Bogus"])
+    raise SystemExit("no error")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidArgument", e.response
 l = s3.list_objects_v2(Bucket="boto", Delimiter="/")
 assert [p["Prefix"] for p in l["CommonPrefixes"]] == ["a/"] and [c["Key"] for c in l["Contents"]] == ["multi"], l
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "boto", "Key": "a/b.txt"}, ExpiresIn=60)

@@ -199,6 +199,9 @@ func route(q *request) (string, handler) {
 		}
 		return "", methodNotAllowed
 	}
+	if m == http.MethodGet && q.key != "" && q.has("attributes") { // any other ?attributes stays NotImplemented
+		return "GetObjectAttributes", (*request).getObjectAttributes
+	}
 	for _, k := range notImplemented {
 		if q.has(k) {
 			return k, func(*request) error { return errNotImplemented }

@@ -666,7 +666,11 @@ func (m *memObjects) CompleteMultipartUpload(_ context.Context, bucket, key, upl
 		raw, _ := hex.DecodeString(up.info.ETag)
 		md5s = append(md5s, raw...)
 		data = append(data, up.data...)
-		infos = append(infos, up.info)
+		// As the real store: a completed object keeps each part's number and size, not
+		// its checksums.
+		pi := up.info
+		pi.Checksums = nil
+		infos = append(infos, pi)
 	}
 	sum := md5.Sum(md5s)
 	put := u.info.Opts
@@ -674,10 +678,29 @@ func (m *memObjects) CompleteMultipartUpload(_ context.Context, bucket, key, upl
 	if put.Retention.IsZero() {
 		put.Retention = opts.Retention
 	}
-	info, err := m.commit(bucket, key, data, fmt.Sprintf("%x-%d", sum, len(parts)), nil, infos, put)
+	info, err := m.commit(bucket, key, data, fmt.Sprintf("%x-%d", sum, len(parts)), compositeSum(u, parts), infos, put)
 	if err != nil {
 		return info, err
 	}
 	delete(b.uploads, uploadID)
 	return info, nil
+}
+
+// compositeSum is the checksum the real store records for a completed upload: the
+// upload's algorithm over its parts' binary checksums, then "-N"; nil when the upload
+// has no algorithm or a part lacks its checksum.
+func compositeSum(u *memUpload, parts []objectstore.CompletePart) map[string]string {
+	algo := u.info.Opts.ChecksumAlgorithm
+	h := checksumHash(algo)
+	if h == nil {
+		return nil
+	}
+	for _, p := range parts {
+		raw, err := base64.StdEncoding.DecodeString(u.parts[p.Number].info.Checksums[algo])
+		if err != nil || len(raw) == 0 {
+			return nil
+		}
+		h.Write(raw)
+	}
+	return map[string]string{algo: fmt.Sprintf("%s-%d", base64.StdEncoding.EncodeToString(h.Sum(nil)), len(parts))}
 }
