@@ -3,6 +3,8 @@ package s3
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/banyancloud/banyan/cluster/state"
@@ -204,16 +206,37 @@ func (q *request) putObjectACL() error {
 // writeContext is the condition keys of an object write: s3:x-amz-acl (aclContext) and
 // s3:x-amz-server-side-encryption and its KMS key ID, each present when the request
 // asks for it, as S3 sets them (a bucket policy that denies unencrypted uploads tests them).
+//
+// It also gives s3:RequestObjectTag/KEY and s3:RequestObjectTagKeys for the tags the
+// request sets (x-amz-tagging), and s3:x-amz-copy-source ("bucket/key") for a copy.
 func (q *request) writeContext(acl string) map[string][]string {
 	ctx := aclContext(acl)
+	if ctx == nil {
+		ctx = map[string][]string{}
+	}
 	for _, h := range [][2]string{{"x-amz-server-side-encryption", "s3:x-amz-server-side-encryption"},
 		{"x-amz-server-side-encryption-aws-kms-key-id", "s3:x-amz-server-side-encryption-aws-kms-key-id"}} {
 		if v := q.r.Header.Get(h[0]); v != "" {
-			if ctx == nil {
-				ctx = map[string][]string{}
-			}
 			ctx[h[1]] = []string{v}
 		}
+	}
+	if tagging := q.r.Header.Get("x-amz-tagging"); tagging != "" {
+		if tags, err := url.ParseQuery(tagging); err == nil {
+			keys := make([]string, 0, len(tags))
+			for k, v := range tags {
+				keys = append(keys, k)
+				ctx["s3:RequestObjectTag/"+k] = v
+			}
+			sort.Strings(keys)
+			ctx["s3:RequestObjectTagKeys"] = keys
+		}
+	}
+	if src := q.r.Header.Get("x-amz-copy-source"); src != "" {
+		src, _, _ = strings.Cut(src, "?versionId=")
+		if u, err := url.PathUnescape(src); err == nil {
+			src = u
+		}
+		ctx["s3:x-amz-copy-source"] = []string{strings.TrimPrefix(src, "/")}
 	}
 	return ctx
 }

@@ -137,7 +137,7 @@ func (q *request) uploadPartCopy() error {
 	if err != nil {
 		return err
 	}
-	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), nil); err != nil {
+	if err := q.authorize(b, "s3:PutObject", objectARN(b.Name, q.key), q.writeContext("")); err != nil {
 		return err
 	}
 	n, err := q.partNumber()

@@ -32,6 +32,14 @@ func (q *request) authorizeWith(b *state.Bucket, objectACL, action, resource str
 	if err != nil {
 		return err
 	}
+	if v := q.q.Get("versionId"); v != "" && q.key != "" {
+		// s3:VersionId: the version a request names.
+		merged := map[string][]string{"s3:VersionId": {v}}
+		for k, x := range ctx {
+			merged[k] = x
+		}
+		ctx = merged
+	}
 	chk := identity.Check{Action: action, Resource: resource, ResourceAccount: b.Owner, ResourcePolicy: pol, Context: ctx}
 	if q.key != "" && resource == objectARN(b.Name, q.key) {
 		// s3:ExistingObjectTag/KEY: the object's tags, read only for a policy that tests them.

@@ -324,4 +324,27 @@ func TestPolicyConditionKeysOfTheRequest(t *testing.T) {
 	if _, err := c.GetObject(ctx, &sdks3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("untagged")}); err != nil {
 		t.Fatalf("the owner's GET of an untagged object: %v", err)
 	}
+	// s3:RequestObjectTag, s3:x-amz-copy-source and s3:VersionId.
+	policy = `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::cond/tagged/*",
+	  "Condition":{"StringNotEquals":{"s3:RequestObjectTag/team":"blue"}}},
+	 {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::cond/copies/*",
+	  "Condition":{"StringNotLike":{"s3:x-amz-copy-source":"cond/open*"}}},
+	 {"Effect":"Deny","Principal":"*","Action":"s3:GetObjectVersion","Resource":"arn:aws:s3:::cond/*",
+	  "Condition":{"StringEquals":{"s3:VersionId":"denied-version"}}}]}`
+	if _, err := c.PutBucketPolicy(ctx, &sdks3.PutBucketPolicyInput{Bucket: aws.String("cond"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("tagged/a"), Body: strings.NewReader("a"), Tagging: aws.String("team=red")})
+	wantCode(t, err, "AccessDenied", 403)
+	if _, err := c.PutObject(ctx, &sdks3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("tagged/a"), Body: strings.NewReader("a"), Tagging: aws.String("team=blue")}); err != nil {
+		t.Fatalf("PUT with the tag the policy asks for: %v", err)
+	}
+	_, err = c.CopyObject(ctx, &sdks3.CopyObjectInput{Bucket: aws.String("cond"), Key: aws.String("copies/x"), CopySource: aws.String("cond/closed")})
+	wantCode(t, err, "AccessDenied", 403)
+	if _, err := c.CopyObject(ctx, &sdks3.CopyObjectInput{Bucket: aws.String("cond"), Key: aws.String("copies/y"), CopySource: aws.String("cond/open")}); err != nil {
+		t.Fatalf("a copy from the allowed source: %v", err)
+	}
+	_, err = c.GetObject(ctx, &sdks3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("open"), VersionId: aws.String("denied-version")})
+	wantCode(t, err, "AccessDenied", 403)
 }
