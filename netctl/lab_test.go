@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,75 +30,8 @@ import (
 	"github.com/banyancloud/banyan/netctl"
 	"github.com/banyancloud/banyan/netctl/dhcp"
 	"github.com/banyancloud/banyan/netctl/imds"
+	"github.com/banyancloud/banyan/netctl/internal/nstest"
 )
-
-// inNS runs fn on an OS thread switched into ns. The thread goes back to the Go
-// scheduler only once it is back in its original namespace; if that fails it is
-// thrown away (its goroutine ends still locked).
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
-
-// newNS makes an unnamed network namespace with lo up, closed at the end of the test.
-func newNS(t *testing.T) (netns.NsHandle, *netlink.Handle) {
-	t.Helper()
-	hc := make(chan netns.NsHandle, 1)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.New() // unshares the thread into a new namespace
-		if err == nil && netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		hc <- ns
-		errc <- err
-	}()
-	ns, err := <-hc, <-errc
-	if err != nil {
-		t.Skipf("cannot create a network namespace (needs CAP_SYS_ADMIN): %v", err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	lo, err := h.LinkByName("lo")
-	if err == nil {
-		err = h.LinkSetUp(lo)
-	}
-	if err != nil {
-		t.Fatalf("lo up: %v", err)
-	}
-	return ns, h
-}
 
 func needRoot(t *testing.T) {
 	t.Helper()
@@ -110,12 +42,12 @@ func needRoot(t *testing.T) {
 
 func TestEnsureBridge(t *testing.T) {
 	needRoot(t)
-	box, h := newNS(t)
+	box, h := nstest.NewNS(t)
 	gw := netip.MustParsePrefix("172.31.16.1/20")
 	ensure := func() []string {
 		t.Helper()
 		var did []string
-		if err := inNS(box, func() (err error) { did, err = netctl.EnsureBridge("", gw); return err }); err != nil {
+		if err := nstest.InNS(box, func() (err error) { did, err = netctl.EnsureBridge("", gw); return err }); err != nil {
 			t.Fatalf("EnsureBridge: %v", err)
 		}
 		return did
@@ -147,11 +79,11 @@ func TestEnsureBridge(t *testing.T) {
 	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "notabridge"}, PeerName: "notabridge1"}); err != nil {
 		t.Fatal(err)
 	}
-	err = inNS(box, func() error { _, err := netctl.EnsureBridge("notabridge", gw); return err })
+	err = nstest.InNS(box, func() error { _, err := netctl.EnsureBridge("notabridge", gw); return err })
 	if err == nil || !strings.Contains(err.Error(), "not a bridge") {
 		t.Errorf("EnsureBridge over a veth: %v", err)
 	}
-	err = inNS(box, func() error {
+	err = nstest.InNS(box, func() error {
 		_, err := netctl.EnsureBridge("br1", netip.MustParsePrefix("172.31.16.0/20"))
 		return err
 	})
@@ -170,7 +102,7 @@ type box struct {
 
 func startBox(t *testing.T, instances ...*state.Instance) *box {
 	t.Helper()
-	ns, h := newNS(t)
+	ns, h := nstest.NewNS(t)
 	b := &box{ns: ns, h: h, instances: map[string]*state.Instance{}}
 	for _, in := range instances {
 		b.instances[in.PrivateIP] = in
@@ -179,7 +111,7 @@ func startBox(t *testing.T, instances ...*state.Instance) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := inNS(ns, func() error { _, err := netctl.EnsureBridge(netctl.DefaultBridge, gw); return err }); err != nil {
+	if err := nstest.InNS(ns, func() error { _, err := netctl.EnsureBridge(netctl.DefaultBridge, gw); return err }); err != nil {
 		t.Fatalf("EnsureBridge: %v", err)
 	}
 	if b.bridge, err = h.LinkByName(netctl.DefaultBridge); err != nil {
@@ -188,7 +120,7 @@ func startBox(t *testing.T, instances ...*state.Instance) *box {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	var ds *dhcp.Server
-	err = inNS(ns, func() (err error) {
+	err = nstest.InNS(ns, func() (err error) {
 		ds, err = dhcp.New(dhcp.Config{
 			ServerIP: gw.Addr(),
 			Region:   "us-east-1",
@@ -224,7 +156,7 @@ func startBox(t *testing.T, instances ...*state.Instance) *box {
 		t.Fatal(err)
 	}
 	var l net.Listener
-	if err := inNS(ns, func() (err error) { l, err = imds.Listen(netctl.DefaultBridge); return err }); err != nil {
+	if err := nstest.InNS(ns, func() (err error) { l, err = imds.Listen(netctl.DefaultBridge); return err }); err != nil {
 		t.Fatalf("imds.Listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -241,7 +173,7 @@ func startBox(t *testing.T, instances ...*state.Instance) *box {
 // veth pair whose near end is a port of the box's bridge.
 func (b *box) plug(t *testing.T, port string, mac net.HardwareAddr) (netns.NsHandle, *netlink.Handle) {
 	t.Helper()
-	ns, h := newNS(t)
+	ns, h := nstest.NewNS(t)
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.LinkAttrs{Name: port, MasterIndex: b.bridge.Attrs().Index},
 		PeerName:         "eth0",
@@ -290,7 +222,7 @@ func udhcpc(t *testing.T, guest netns.NsHandle, tries int) (map[string]string, e
 		t.Fatal(err)
 	}
 	var out []byte
-	err := inNS(guest, func() (err error) {
+	err := nstest.InNS(guest, func() (err error) {
 		cmd := exec.Command("busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
 			"-t", fmt.Sprint(tries), "-T", "1", "-A", "1", "-s", script)
 		cmd.Env = append(os.Environ(), "LEASE_FILE="+leaseFile)
@@ -324,7 +256,7 @@ func guestClient(guest netns.NsHandle, local netip.Addr) *http.Client {
 		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var c net.Conn
-			err := inNS(guest, func() (err error) {
+			err := nstest.InNS(guest, func() (err error) {
 				d := net.Dialer{Timeout: 3 * time.Second}
 				if local.IsValid() {
 					d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
@@ -406,7 +338,7 @@ func TestGuestBootsOnBox(t *testing.T) {
 	// curl, a client that is not Go's, from the guest: IMDSv2 as cloud-init does it.
 	// (busybox 1.35's static wget segfaults here, so it is not used.)
 	var out []byte
-	err = inNS(guest, func() (err error) {
+	err = nstest.InNS(guest, func() (err error) {
 		cmd := exec.Command("sh", "-c", `t=$(curl -sSf -m 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token) &&
 			curl -sSf -m 5 -H "X-aws-ec2-metadata-token: $t" http://169.254.169.254/latest/meta-data/local-hostname`)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
